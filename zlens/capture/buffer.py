@@ -1,0 +1,88 @@
+"""A device-side buffer that a compiled step scatters per-sample rows into, by sample index.
+
+This is the whole trick behind zlens' capture: row i of the buffer is written by whichever
+step saw sample i, from inside the `tf.function`, so no batch ever travels to the host.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+
+class TapBuffer:
+    """A preallocated (N, *row_shape) buffer on the device, written row by row by index.
+
+    Use it from your own `tf.function` training step: call `scatter(idx, values)` with the
+    batch's sample indices (from `zlens.data.index_array` / `index_dataset`) and its per-sample
+    values; after the epoch, `read()` returns the aligned matrix once, as NumPy. It also counts
+    how often each row was written, so `check_complete()` can prove that every sample was seen
+    exactly once in the epoch.
+
+    Args:
+        n_samples: N, the number of samples in the dataset.
+        row_shape: shape of one sample's value, e.g. `(32,)` for z, `()` for a scalar.
+        dtype: the buffer's dtype (float32 by default).
+        name: a name for error messages and the variable.
+
+    Example:
+        >>> buf = TapBuffer(4, (2,))
+        >>> buf.scatter(tf.constant([3, 1]), tf.constant([[1., 1.], [2., 2.]]))
+        >>> buf.read()[[1, 3]]
+        array([[2., 2.],
+               [1., 1.]], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        n_samples: int,
+        row_shape: Sequence[int] = (),
+        dtype: tf.DType = tf.float32,
+        name: str = "tap",
+    ) -> None:
+        self.n_samples = int(n_samples)
+        self.row_shape = tuple(int(s) for s in row_shape)
+        self.name = name
+        self.values = tf.Variable(
+            tf.zeros((self.n_samples, *self.row_shape), dtype=dtype),
+            trainable=False,
+            name=f"zlens_{_safe(name)}",
+        )
+        self.counts = tf.Variable(
+            tf.zeros((self.n_samples,), dtype=tf.int32),
+            trainable=False,
+            name=f"zlens_{_safe(name)}_counts",
+        )
+
+    def scatter(self, idx: tf.Tensor, values: tf.Tensor) -> None:
+        """Write `values[k]` into row `idx[k]` (inside or outside a `tf.function`)."""
+        idx = tf.cast(tf.reshape(idx, (-1,)), tf.int32)
+        values = tf.cast(values, self.values.dtype)
+        self.values.scatter_update(tf.IndexedSlices(values, idx))
+        self.counts.scatter_add(tf.IndexedSlices(tf.ones_like(idx), idx))
+
+    def read(self) -> np.ndarray:
+        """The buffer as a NumPy array, (N, *row_shape): one device-to-host copy."""
+        return self.values.numpy()
+
+    def reset_counts(self) -> None:
+        """Start a new epoch: forget which rows were written."""
+        self.counts.assign(tf.zeros_like(self.counts))
+
+    def check_complete(self) -> None:
+        """Raise `RuntimeError` unless every row was written exactly once since `reset_counts`."""
+        counts = self.counts.numpy()
+        missing = int(np.sum(counts == 0))
+        repeated = int(np.sum(counts > 1))
+        if missing or repeated:
+            raise RuntimeError(
+                f"tap '{self.name}': {missing} of {self.n_samples} samples were not seen this "
+                f"epoch and {repeated} were seen more than once; every sample must pass through "
+                "the step exactly once per epoch (do not set steps_per_epoch or repeat() the data)."
+            )
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name)

@@ -1,0 +1,256 @@
+"""`TappedAutoencoder`: a Keras model around any autoencoder that captures z while it trains.
+
+Keras users keep `compile`, `fit`, callbacks, `save` / `load_model`; `fit` additionally hands
+back the complete, row-aligned z of every epoch in `model.run`, captured inside the compiled
+train step (see `capture/recorder.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras.src.losses import loss as loss_module  # scaling helpers the TF trainer uses too
+
+from zlens.capture.callback import CaptureCallback
+from zlens.capture.recorder import CONSISTENT, IN_FLIGHT, LatentRecorder
+from zlens.capture.taps import (
+    LATENT,
+    build_tap_model,
+    check_functional,
+    check_taps,
+    resolve_latent,
+    tap_row_shapes,
+)
+from zlens.data.feed import TrainingData, prepare_training_data
+from zlens.data.validate import check_labels
+from zlens.errors import ModelError, ZlensError
+
+CAPTURE_CHOICES = {"in-flight": (IN_FLIGHT,), "consistent": (CONSISTENT,), "both": (IN_FLIGHT, CONSISTENT)}
+
+
+@keras.saving.register_keras_serializable(package="zlens")
+class TappedAutoencoder(keras.Model):
+    """An autoencoder whose `fit` also captures the complete latent matrix z, row i = sample i.
+
+    Wrap your own functional / Sequential autoencoder and name its latent layer, or give an
+    encoder and a decoder model. The model behaves like any Keras model (its output is the
+    reconstruction, the loss defaults to MSE against the input), and each `fit` records every
+    tap for every epoch into `model.run` (a `zlens.Run`), in-flight (from the training forward
+    pass, free), consistent (an inference pass with the epoch's final weights) or both.
+
+    Args:
+        autoencoder: a functional or Sequential Keras model from input to reconstruction.
+        latent: name of the layer of `autoencoder` whose output is z (default: a layer named
+            "z", "z_mean", "latent", "encoding" or "bottleneck").
+        encoder: instead of `autoencoder`, a model from input to z...
+        decoder: ...and a model from z to reconstruction.
+        taps: what to capture: "z", "recon_error" (per-sample MSE) and/or layer names.
+
+    Example:
+        >>> model = zlens.TappedAutoencoder(my_autoencoder, latent="bottleneck",
+        ...                                 taps=("z", "recon_error"))
+        >>> model.compile(optimizer="adam")
+        >>> model.fit(x, epochs=10, batch_size=128, capture="both",
+        ...           callbacks=[keras.callbacks.EarlyStopping("loss", patience=2)])
+        >>> model.run.z(epoch=-1, kind="consistent").shape   # (len(x), d), row i = x[i]
+    """
+
+    def __init__(
+        self,
+        autoencoder: keras.Model | None = None,
+        latent: str | None = None,
+        *,
+        encoder: keras.Model | None = None,
+        decoder: keras.Model | None = None,
+        taps: Sequence[str] = (LATENT,),
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if autoencoder is None:
+            if encoder is None or decoder is None:
+                raise ModelError("give an autoencoder model, or both encoder= and decoder= models.")
+            autoencoder, latent = _join(encoder, decoder)
+        elif encoder is not None or decoder is not None:
+            raise ModelError("give either an autoencoder or encoder= and decoder=, not both.")
+        self.autoencoder = check_functional(autoencoder, "the autoencoder")
+        self.latent = resolve_latent(self.autoencoder, latent)
+        self.taps = check_taps(taps)
+        tap_model = build_tap_model(self.autoencoder, self.latent, self.taps)
+        # Not tracked as a sub-layer: it shares the autoencoder's layers and weights.
+        object.__setattr__(self, "_tap_model", tap_model)
+        object.__setattr__(self, "_recorder", None)
+        object.__setattr__(self, "_encoder", None)
+        self.run = None
+
+    # -- Keras model protocol -------------------------------------------------------------
+    def call(self, x, training=None):
+        return self.autoencoder(x, training=training)
+
+    def compile(self, optimizer="adam", loss="mse", **kwargs):
+        """`keras.Model.compile`, with Adam and MSE against the input as defaults."""
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def compile_from_config(self, config):
+        """Recompile on `load_model` (optimizer state included), so a checkpoint can resume."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "autoencoder": keras.saving.serialize_keras_object(self.autoencoder),
+            "latent": self.latent,
+            "taps": list(self.taps),
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["autoencoder"] = keras.saving.deserialize_keras_object(config["autoencoder"], custom_objects=custom_objects)
+        return cls(**config)
+
+    @property
+    def encoder(self) -> keras.Model:
+        """A model from input to z sharing this model's weights (what `zlens.encode` runs)."""
+        if self._encoder is None:
+            enc = keras.Model(self.autoencoder.input, self.autoencoder.get_layer(self.latent).output, name="encoder")
+            object.__setattr__(self, "_encoder", enc)
+        return self._encoder
+
+    @property
+    def tap_model(self) -> keras.Model:
+        """The model returning the reconstruction and every layer tap (shares the weights)."""
+        return self._tap_model
+
+    # -- the compiled steps ---------------------------------------------------------------
+    def train_step(self, data):
+        x, y, idx = _unpack_indexed(data)
+        with tf.GradientTape() as tape:
+            outputs = self._tap_model(x, training=True)
+            y_pred = outputs["reconstruction"]
+            loss = self._compute_loss(x=x, y=y, y_pred=y_pred, training=True)
+            self._loss_tracker.update_state(
+                loss_module.unscale_loss_for_distribution(loss), sample_weight=tf.shape(x)[0]
+            )
+            loss = self.optimizer.scale_loss(loss)
+        if self._recorder is not None:
+            self._recorder.record(x, outputs, idx, kind=IN_FLIGHT)
+        gradients = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        return self.compute_metrics(x, y, y_pred)
+
+    def test_step(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if y is None or _is_index(y):
+            y = x
+        return super().test_step((x, y))
+
+    # -- fit, with capture ----------------------------------------------------------------
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        *,
+        capture: str = "in-flight",
+        capture_every: int = 1,
+        seed: int | None = None,
+        n_samples: int | None = None,
+        labels=None,
+        writer=None,
+        **kwargs,
+    ):
+        """`keras.Model.fit` that also captures every tap of every epoch into `self.run`.
+
+        `x` is an array of samples (N, ...), an unbatched `tf.data.Dataset` of samples, or a
+        dataset already indexed with `zlens.data.index_dataset` / `index_array`. `y` (optional)
+        is the target when it is not the input (a denoising autoencoder). Arguments beyond
+        Keras' own:
+
+        Args:
+            capture: "in-flight", "consistent" or "both" (see the README: what each means).
+            capture_every: keep every Kth epoch (the last epoch is always kept).
+            seed: seeds the shuffle order of the indexed data.
+            n_samples: N, for a pre-indexed dataset (otherwise counted once).
+            labels: one label per sample, kept with the latents in `self.run`.
+            writer: where captured epochs go (a `zlens.run_writer.RunWriter`); in memory by default.
+
+        Returns:
+            Keras' `History`; the captured latents are in `self.run`.
+        """
+        if validation_split:
+            raise ZlensError("validation_split is not supported (it would drop rows from z); pass validation_data=.")
+        if steps_per_epoch is not None:
+            raise ZlensError("steps_per_epoch is not supported: every sample must pass once per epoch for a complete z.")
+        if capture not in CAPTURE_CHOICES:
+            raise ZlensError(f"capture must be one of {', '.join(CAPTURE_CHOICES)}; got {capture!r}.")
+        if not isinstance(capture_every, int) or capture_every < 1:
+            raise ZlensError(f"capture_every must be an integer >= 1; got {capture_every!r}.")
+        if isinstance(x, TrainingData):  # already prepared by zlens.fit
+            data = x
+        else:
+            data = prepare_training_data(
+                x, y, batch_size=batch_size or 32, shuffle=shuffle, seed=seed,
+                input_shape=self.autoencoder.input_shape[1:], n_samples=n_samples,
+            )
+        kinds = CAPTURE_CHOICES[capture]
+        self._attach_recorder(data, kinds)
+        if writer is None:
+            from zlens.run_writer import RunWriter
+
+            writer = RunWriter.in_memory(self, data, kinds, check_labels(labels, data.n_samples))
+        recorder_cb = CaptureCallback(
+            self._recorder, writer, data.consistent, capture_every=capture_every, last_epoch=epochs - 1
+        )
+        history = super().fit(
+            data.train, epochs=epochs, verbose=verbose, callbacks=[recorder_cb, *(callbacks or [])],
+            validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False, **kwargs,
+        )
+        self.run = writer.run()
+        return history
+
+    def _attach_recorder(self, data: TrainingData, kinds) -> None:
+        shapes = tap_row_shapes(self._tap_model, self.taps)
+        rec = self._recorder
+        if rec is None or rec.n_samples != data.n_samples or rec.kinds != kinds:
+            rec = LatentRecorder(self._tap_model, shapes, data.n_samples, kinds, self.distribute_strategy)
+            object.__setattr__(self, "_recorder", rec)
+            self.train_function = None  # retrace: the step now writes into the new buffers
+        return None
+
+
+def _join(encoder: keras.Model, decoder: keras.Model) -> tuple[keras.Model, str]:
+    """An autoencoder input -> encoder -> decoder, whose latent layer is the encoder."""
+    check_functional(encoder, "encoder")
+    check_functional(decoder, "decoder")
+    inputs = keras.Input(shape=encoder.input_shape[1:], name="x")
+    outputs = decoder(encoder(inputs))
+    return keras.Model(inputs, outputs, name=f"{encoder.name}_{decoder.name}"), encoder.name
+
+
+def _is_index(t) -> bool:
+    return t is not None and t.dtype.is_integer and len(t.shape) == 1
+
+
+def _unpack_indexed(data):
+    """`(x, idx)` or `(x, y, idx)` -> `(x, y, idx)` with y = x for a plain autoencoder."""
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3) or not _is_index(data[-1]):
+        raise ZlensError(
+            "TappedAutoencoder trains on indexed batches (x, idx): pass arrays or an unbatched "
+            "dataset to fit(), or index a dataset with zlens.data.index_dataset."
+        )
+    if len(data) == 2:
+        return data[0], data[0], data[1]
+    return data[0], data[1], data[2]

@@ -1,0 +1,106 @@
+"""Turn what the user passed to `fit` into zlens' one canonical form: indexed batches.
+
+Arrays and `tf.data` datasets all become `TrainingData`: a shuffled dataset of
+`(x, y, idx)` batches for training and an ordered one of `(x, idx)` for the consistent pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from zlens.data.indexed import count_samples, index_array, index_dataset
+from zlens.data.validate import check_samples
+from zlens.errors import DataError
+
+CONSISTENT_BATCH = 1024
+
+
+@dataclass
+class TrainingData:
+    """Indexed datasets for one `fit`: `train` yields `(x, y, idx)`, `consistent` `(x, idx)`."""
+
+    train: tf.data.Dataset
+    consistent: tf.data.Dataset
+    n_samples: int
+    x: np.ndarray | None = None
+
+
+def prepare_training_data(
+    x,
+    y=None,
+    *,
+    batch_size: int,
+    shuffle: bool = True,
+    seed: int | None = None,
+    input_shape: Sequence[int | None] | None = None,
+    n_samples: int | None = None,
+) -> TrainingData:
+    """Validate `x` (and `y`) once and build the indexed training and consistent datasets.
+
+    `x` may be an array (N, ...), an unbatched dataset of samples (or of `(x, y)` pairs),
+    or batches already indexed as `(x, idx)` / `(x, y, idx)`.
+    """
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise DataError(f"batch_size must be an integer >= 1; got {batch_size!r}.")
+    if isinstance(x, tf.data.Dataset):
+        if y is not None:
+            raise DataError("with a tf.data dataset, put the targets in the dataset as (x, y) pairs, not y=.")
+        return _from_dataset(x, batch_size, shuffle, seed, input_shape, n_samples)
+    x = check_samples(x, expected_shape=input_shape)
+    if y is not None:
+        y = check_samples(y, name="y")
+        if len(y) != len(x):
+            raise DataError(f"`y` has {len(y)} samples but `x` has {len(x)}; they must match.")
+    train = index_array(x, batch_size, shuffle=shuffle, seed=seed, y=x if y is None else y)
+    consistent = index_array(x, max(batch_size, CONSISTENT_BATCH), shuffle=False)
+    return TrainingData(train, consistent, len(x), x)
+
+
+def _from_dataset(ds, batch_size, shuffle, seed, input_shape, n_samples) -> TrainingData:
+    spec = ds.element_spec
+    if _is_indexed_spec(spec):
+        n = n_samples if n_samples is not None else _count_indexed(ds)
+        train = ds.map(_with_target) if len(spec) == 2 else ds
+        consistent = ds.map(lambda *b: (b[0], b[-1]))
+        return TrainingData(train, consistent, n)
+    x_spec = spec[0] if isinstance(spec, tuple) else spec
+    if input_shape is not None and len(x_spec.shape) != len(input_shape):
+        raise DataError(
+            f"the dataset yields elements of shape {tuple(x_spec.shape)} but the model expects samples "
+            f"of shape {tuple(input_shape)}: pass an unbatched dataset of samples (zlens indexes, "
+            "shuffles and batches it), or one indexed with zlens.data.index_dataset."
+        )
+    n = count_samples(ds)
+    if n == 0:
+        raise DataError("the dataset is empty: there are no samples to train on.")
+    samples = ds.map(lambda s: (s, s)) if not isinstance(spec, tuple) else ds
+    train = index_dataset(samples, batch_size, shuffle=shuffle, seed=seed, shuffle_buffer=n)
+    consistent = index_dataset(ds, max(batch_size, CONSISTENT_BATCH), shuffle=False)
+    if isinstance(spec, tuple):
+        consistent = consistent.map(lambda *b: (b[0], b[-1]))
+    return TrainingData(train, consistent, n)
+
+
+def _is_indexed_spec(spec) -> bool:
+    return (
+        isinstance(spec, tuple)
+        and len(spec) in (2, 3)
+        and spec[-1].dtype.is_integer
+        and len(spec[-1].shape) == 1
+    )
+
+
+def _with_target(x, idx):
+    return x, x, idx
+
+
+def _count_indexed(ds: tf.data.Dataset) -> int:
+    top = ds.reduce(tf.constant(-1, tf.int64), lambda m, b: tf.maximum(m, tf.reduce_max(tf.cast(b[-1], tf.int64))))
+    n = int(top) + 1
+    if n <= 0:
+        raise DataError("the indexed dataset is empty: there are no samples to train on.")
+    return n

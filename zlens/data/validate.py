@@ -1,0 +1,105 @@
+"""Validate samples and labels once, at the boundary, into zlens' canonical form.
+
+Every entry point (`zlens.fit`, `zlens.encode`, the CLI) calls these before anything is
+trained or written, so internals can trust their inputs and a bad input costs nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from zlens.errors import DataError
+
+_CHUNK_ROWS = 65536
+
+
+def check_samples(
+    x,
+    *,
+    name: str = "x",
+    expected_shape: Sequence[int | None] | None = None,
+    dtype=np.float32,
+) -> np.ndarray:
+    """Return `x` as an array of samples (N, ...) in `dtype`, or raise one clear `DataError`.
+
+    Checks: array-like and numeric, at least 2-D, N >= 1, no NaN / Inf, and (when given)
+    each sample's shape matches `expected_shape` (None matches any size). Memory-mapped
+    arrays stay memory-mapped when their dtype already matches, and the finiteness check
+    reads them in chunks, so a large `.npy` is never loaded whole.
+
+    Example:
+        >>> check_samples(np.zeros((3, 4))).shape
+        (3, 4)
+    """
+    if hasattr(x, "__array__") or isinstance(x, (list, tuple)):
+        try:
+            arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+        except (ValueError, TypeError) as err:
+            raise DataError(f"`{name}` cannot be read as an array: {err}") from None
+    else:
+        raise DataError(
+            f"`{name}` must be an array of samples (N, features) or (N, H, W[, C]); "
+            f"got {type(x).__name__}."
+        )
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"`{name}` must be numeric; got dtype {arr.dtype}.")
+    if arr.ndim < 2:
+        raise DataError(
+            f"`{name}` must have one row per sample, shape (N, features) or (N, H, W[, C]); "
+            f"got shape {arr.shape}. Did you mean x.reshape(-1, 1)?"
+        )
+    if arr.shape[0] == 0:
+        raise DataError(f"`{name}` is empty (shape {arr.shape}): there are no samples to train on.")
+    if expected_shape is not None:
+        _check_sample_shape(arr.shape, tuple(expected_shape), name)
+    if arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    _check_finite(arr, name)
+    return arr
+
+
+def check_labels(labels, n_samples: int, *, name: str = "labels") -> np.ndarray | None:
+    """Return `labels` as a 1-D array of length `n_samples`, or raise one clear `DataError`."""
+    if labels is None:
+        return None
+    arr = np.asarray(labels)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise DataError(f"`{name}` must be one value per sample, shape (N,); got shape {arr.shape}.")
+    if len(arr) != n_samples:
+        raise DataError(
+            f"`{name}` has {len(arr)} values but the data has {n_samples} samples; "
+            "they must have the same length."
+        )
+    if arr.dtype.kind == "O":
+        arr = arr.astype(str)
+    return arr
+
+
+def _check_sample_shape(shape: tuple, expected: tuple, name: str) -> None:
+    sample = shape[1:]
+    if len(sample) != len(expected) or any(
+        e is not None and e != s for s, e in zip(sample, expected)
+    ):
+        want = "(N, " + ", ".join("?" if e is None else str(e) for e in expected) + ")"
+        raise DataError(
+            f"`{name}` has shape {shape} but the model expects samples of shape {want}."
+            + (" Flatten images for a dense model: x.reshape(len(x), -1)." if len(sample) > len(expected) else "")
+        )
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    if arr.dtype.kind not in "f":
+        return
+    for start in range(0, arr.shape[0], _CHUNK_ROWS):
+        chunk = np.asarray(arr[start : start + _CHUNK_ROWS])
+        if not np.isfinite(chunk).all():
+            bad = np.argwhere(~np.isfinite(chunk))[0]
+            row = start + int(bad[0])
+            raise DataError(
+                f"`{name}` contains NaN or Inf (first at sample {row}); "
+                "clean or impute the data before training."
+            )

@@ -1,0 +1,125 @@
+"""`Run`: one training run's latents, metrics and model, as `zlens.fit` returns it.
+
+The same object comes back from `zlens.open_run(path)`; it reads the latent store lazily,
+one matrix at a time, so opening a long run costs nothing until a matrix is asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zlens.capture.recorder import CONSISTENT, IN_FLIGHT
+from zlens.errors import RunError
+
+
+class Run:
+    """The complete latent history of one run: `z(epoch, kind)`, `tap`, `recon_error`, metrics.
+
+    Rows are always samples in their original order: row i of every matrix is sample i.
+    `kind` is "in-flight" (taken from the training forward pass) or "consistent" (an
+    inference pass with the epoch's final weights); by default, the kind the run captured
+    (in-flight when it captured both).
+
+    Example:
+        >>> run = zlens.fit(zlens.models.dense(64, 2), x, epochs=5, capture="both")
+        >>> run.epochs
+        [0, 1, 2, 3, 4]
+        >>> run.z(epoch=-1, kind="consistent").shape
+        (1797, 2)
+        >>> run.history["z_drift_max"][-1]   # how far in-flight is from consistent
+    """
+
+    def __init__(self, store, history: list[dict[str, Any]], *, model=None, directory=None) -> None:
+        self._store = store
+        self._history = history
+        self._model = model
+        self._directory = directory
+
+    # -- latents --------------------------------------------------------------------------
+    @property
+    def epochs(self) -> list[int]:
+        """The epochs whose latents were captured (0-based, in order)."""
+        return self._store.epochs
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Which of "in-flight" / "consistent" this run captured."""
+        return tuple(self._store.kinds)
+
+    @property
+    def taps(self) -> dict[str, tuple[int, ...]]:
+        """Each captured tap and the shape of one sample's value."""
+        return dict(self._store.taps)
+
+    @property
+    def n_samples(self) -> int:
+        return self._store.n_samples
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The labels given to `fit`, one per sample, or None."""
+        return self._store.labels
+
+    def tap(self, name: str, epoch: int = -1, kind: str | None = None) -> np.ndarray:
+        """The (N, ...) matrix of tap `name` at `epoch` (an epoch number, or -1 for the last)."""
+        return self._store.read(name, epoch=epoch, kind=self._kind(kind))
+
+    def z(self, epoch: int = -1, kind: str | None = None) -> np.ndarray:
+        """The (N, d) latent matrix at `epoch`; row i is sample i."""
+        return self.tap("z", epoch, kind)
+
+    def recon_error(self, epoch: int = -1, kind: str | None = None) -> np.ndarray:
+        """Each sample's mean squared reconstruction error at `epoch`, shape (N,)."""
+        if "recon_error" not in self._store.taps:
+            raise RunError("this run did not capture 'recon_error'; train with taps=('z', 'recon_error').")
+        return self.tap("recon_error", epoch, kind)
+
+    def _kind(self, kind: str | None) -> str:
+        kinds = self.kinds
+        if kind is None:
+            return IN_FLIGHT if IN_FLIGHT in kinds else kinds[0]
+        if kind not in (IN_FLIGHT, CONSISTENT):
+            raise RunError(f"kind must be 'in-flight' or 'consistent'; got {kind!r}.")
+        if kind not in kinds:
+            raise RunError(f"this run captured only {', '.join(kinds)} latents, not {kind}.")
+        return kind
+
+    # -- metrics, model, directory ------------------------------------------------------
+    @property
+    def history(self) -> dict[str, list]:
+        """Per-epoch metrics as Keras' `History.history` has them: name -> one value per epoch.
+
+        Includes "epoch", and None where a metric was not recorded for an epoch (the drift
+        exists only for captured epochs).
+        """
+        keys: dict[str, None] = {"epoch": None}
+        for row in self._history:
+            keys.update(dict.fromkeys(row))
+        return {k: [row.get(k) for row in self._history] for k in keys}
+
+    @property
+    def model(self):
+        """The trained `TappedAutoencoder` (loaded from the run directory on first use)."""
+        if self._model is None and self._directory is not None:
+            from zlens.run_writer import load_model
+
+            self._model = load_model(self._directory.model_path_or_checkpoint())
+        return self._model
+
+    @property
+    def path(self) -> Path | None:
+        """The run directory, or None for a run kept in memory."""
+        return None if self._directory is None else Path(self._directory.path)
+
+    @property
+    def status(self) -> str:
+        """"running", "finished" or "failed" ("finished" for an in-memory run that returned)."""
+        return "finished" if self._directory is None else self._directory.status
+
+    def __repr__(self) -> str:
+        where = f" at {self.path}" if self.path else " (in memory)"
+        return (f"Run({self.n_samples} samples, epochs {self.epochs}, taps {list(self.taps)}, "
+                f"kinds {list(self.kinds)}{where})")

@@ -1,0 +1,105 @@
+"""`RunWriter`: makes each epoch of a run durable, in memory or in a run directory.
+
+Order of a commit, so that a crash never leaves a half epoch: the epoch's latents (visible
+in the store only once all are written), then the model checkpoint, then run.json (the record
+of what is done). Resuming reads run.json and drops anything the store holds beyond it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from zlens.run import Run
+from zlens.store import LatentStore, RunDirectory
+
+
+class RunWriter:
+    """Receives epochs from `CaptureCallback` and writes them to a `LatentStore` (+ directory).
+
+    Use `RunWriter.in_memory(...)` for a run kept in memory, `RunWriter.to_directory(...)`
+    for a run directory; `run()` returns the `Run` reading what was written.
+    """
+
+    def __init__(self, store: LatentStore, directory: RunDirectory | None = None, history: list | None = None):
+        self.store = store
+        self.directory = directory
+        self.history: list[dict[str, Any]] = history if history is not None else []
+        self._model = None
+
+    @classmethod
+    def in_memory(cls, model, data, kinds, labels=None) -> "RunWriter":
+        """A writer whose store lives in memory (what `fit` without `run_dir` uses)."""
+        store = LatentStore.create(None, n_samples=data.n_samples, taps=model._recorder.row_shapes,
+                                   kinds=kinds, labels=labels)
+        return cls(store)
+
+    @classmethod
+    def to_directory(cls, directory: RunDirectory, model, data, kinds, labels=None) -> "RunWriter":
+        """A writer for a new run directory: creates its latent store."""
+        store = LatentStore.create(directory.latents_path, n_samples=data.n_samples,
+                                   taps=model._recorder.row_shapes, kinds=kinds, labels=labels)
+        return cls(store, directory, [])
+
+    @classmethod
+    def resume(cls, directory: RunDirectory) -> "RunWriter":
+        """A writer continuing a run directory after its last committed epoch."""
+        store = LatentStore.open(directory.latents_path, mode="r+")
+        store.truncate_after(directory.epochs_done - 1)
+        directory.truncate_history(directory.epochs_done)
+        return cls(store, directory, list(directory.history))
+
+    def commit_latents(self, epoch: int, latents: dict[str, dict[str, np.ndarray]]) -> None:
+        """Write one epoch's matrices; they become visible only once all are written."""
+        self.store.commit_epoch(epoch, latents)
+
+    def commit_epoch(self, epoch: int, metrics: dict[str, Any], model) -> None:
+        """Record the epoch's metrics (and, in a run directory, a checkpoint to resume from)."""
+        row = {"epoch": int(epoch), **{k: _plain(v) for k, v in metrics.items()}}
+        self._model = model
+        if self.directory is None:
+            self.history.append(row)
+            return
+        checkpoint = self.directory.checkpoint_path_for(epoch)
+        save_model(model, checkpoint)
+        self.directory.commit_epoch(epoch, row, checkpoint)
+        self.history.append(row)
+
+    def finish(self, model, status: str = "finished", reason: str | None = None) -> None:
+        """Save the final model and mark the run finished (or failed, with the reason)."""
+        if self.directory is None:
+            return
+        if status == "finished":
+            save_model(model, self.directory.model_path)
+        self.directory.set_status(status, reason)
+
+    def run(self) -> Run:
+        return Run(self.store, self.history, model=self._model, directory=self.directory)
+
+
+def save_model(model, path: Path) -> None:
+    """`model.save(path)`, atomically: a crash leaves the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def load_model(path) -> keras.Model:
+    """Load a model zlens saved (registers zlens' layers first)."""
+    import zlens.capture.tapped_autoencoder  # noqa: F401  (registration)
+    import zlens.models  # noqa: F401
+
+    return keras.models.load_model(path)
+
+
+def _plain(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
