@@ -15,6 +15,7 @@ import numpy as np
 
 from zlens.capture.tapped_autoencoder import CAPTURE_CHOICES, TappedAutoencoder
 from zlens.data.feed import prepare_training_data
+from zlens.data.fingerprint import array_fingerprint
 from zlens.data.validate import check_labels
 from zlens.errors import ModelError, RunError, ZlensError
 from zlens.run import Run
@@ -211,9 +212,7 @@ def fingerprint(x) -> dict[str, Any]:
     """Shape, dtype and a content hash of the training array (None parts for a dataset)."""
     if x is None:
         return {"shape": None, "dtype": None, "sha256": None}
-    from zlens.data.sources import array_sha256
-
-    return {"shape": list(x.shape), "dtype": str(x.dtype), "sha256": array_sha256(x)}
+    return array_fingerprint(x)
 
 
 def versions() -> dict[str, str]:

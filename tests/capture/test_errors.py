@@ -1,0 +1,62 @@
+"""Bad input gets one clear error before anything is trained or written."""
+
+import numpy as np
+import pytest
+
+import zlens
+from zlens.errors import DataError, ModelError
+
+
+@pytest.mark.parametrize(
+    "x,message",
+    [
+        (np.zeros(10, "float32"), "must have one row per sample"),
+        (np.zeros((0, 12), "float32"), "is empty"),
+        (np.full((5, 12), np.nan, "float32"), "NaN or Inf"),
+        (np.array([[0.0] * 12, [np.inf] + [0.0] * 11], "float32"), "first at sample 1"),
+        (np.zeros((5, 8, 8), "float32"), "expects samples of shape (N, 12)"),
+        (np.array([["a"] * 12]), "must be numeric"),
+    ],
+)
+def test_bad_data_is_refused_and_nothing_is_written(x, message, tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(DataError, match=None) as err:
+        zlens.fit(zlens.models.dense(12, 2), x, epochs=1, run_dir=run_dir)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert not run_dir.exists()
+
+
+def test_labels_of_the_wrong_length(x_small, tmp_path):
+    with pytest.raises(DataError, match="has 100 values but the data has 101 samples"):
+        zlens.fit("dense", x_small, epochs=1, labels=np.zeros(100), run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_latent_layer_names_the_layers(x_small):
+    with pytest.raises(ModelError, match="no layer named 'code'.*encoder_hidden"):
+        zlens.fit(zlens.models.dense(12, 2), x_small, epochs=1, latent="code")
+
+
+@pytest.mark.parametrize("bad", [0, -3, 1.5])
+def test_encoding_size_below_one(bad):
+    with pytest.raises(ModelError, match="encoding_dim must be an integer >= 1"):
+        zlens.models.dense(12, bad)
+
+
+def test_unknown_tap_and_bad_capture(x_small):
+    with pytest.raises(ModelError, match="unknown tap 'nope'"):
+        zlens.fit("dense", x_small, epochs=1, taps=("z", "nope"))
+    with pytest.raises(zlens.ZlensError, match="capture must be one of"):
+        zlens.fit("dense", x_small, epochs=1, capture="sometimes")
+
+
+def test_conv_model_needs_images(x_small):
+    with pytest.raises(ModelError, match="needs image samples"):
+        zlens.fit("conv", x_small, epochs=1)
+
+
+def test_conv_model_trains_on_images():
+    rng = np.random.default_rng(0)
+    images = rng.random((30, 8, 8), dtype=np.float32)
+    run = zlens.fit("conv", images, epochs=1, batch_size=8, encoding_dim=4, seed=0, capture="both")
+    assert run.z().shape == (30, 4) and run.recon_error().shape == (30,)
