@@ -3,19 +3,36 @@
 Three ways in, one engine: `zlens.fit` (one call, returns a `Run`), `TappedAutoencoder`
 (a Keras model wrapper: compile / fit / callbacks / save), and the custom-loop building blocks
 `zlens.data.index_array` / `index_dataset` and `zlens.capture.TapBuffer`.
+
+TensorFlow is imported on first use of a name that needs it, so `zlens --help`, `zlens info`
+and reading a run's store stay quick.
 """
+
+from importlib import import_module
+
+from zlens.errors import DataError, ModelError, RunError, ZlensError
 
 __version__ = "0.1.0"
 
-from zlens import models  # noqa: E402
-from zlens.capture.tapped_autoencoder import TappedAutoencoder  # noqa: E402
-from zlens.encode import encode  # noqa: E402
-from zlens.errors import DataError, ModelError, RunError, ZlensError  # noqa: E402
-from zlens.fit import fit, resume  # noqa: E402
-from zlens.run import Run  # noqa: E402
-from zlens.run_open import open_run  # noqa: E402
+_LAZY = {
+    "fit": "zlens.training",
+    "resume": "zlens.training",
+    "encode": "zlens.encoding",
+    "open_run": "zlens.run_open",
+    "Run": "zlens.run",
+    "TappedAutoencoder": "zlens.capture.tapped_autoencoder",
+}
+_MODULES = ("models", "capture", "data", "store")
 
-__all__ = [
-    "fit", "resume", "encode", "open_run", "Run", "TappedAutoencoder", "models",
-    "ZlensError", "DataError", "ModelError", "RunError", "__version__",
-]
+__all__ = [*_LAZY, *_MODULES, "ZlensError", "DataError", "ModelError", "RunError", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+    elif name in _MODULES:
+        value = import_module(f"zlens.{name}")
+    else:
+        raise AttributeError(f"module 'zlens' has no attribute {name!r}")
+    globals()[name] = value
+    return value

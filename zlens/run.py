@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from zlens.capture.recorder import CONSISTENT, IN_FLIGHT
+from zlens.kinds import CONSISTENT, IN_FLIGHT
 from zlens.errors import RunError
 
 
@@ -77,6 +77,18 @@ class Run:
             raise RunError("this run did not capture 'recon_error'; train with taps=('z', 'recon_error').")
         return self.tap("recon_error", epoch, kind)
 
+    def tap_array(self, name: str, kind: str | None = None):
+        """The on-disk (Zarr) array of a tap, (slots, N, ...), for lazy slicing; see `slot_of`."""
+        return self._store.array(name, self._kind(kind))
+
+    def slot_of(self, epoch: int) -> int:
+        """The position of a captured `epoch` (or -1, -2, ... from the last) along a tap's axis 0."""
+        return self._store.slot_of(epoch)
+
+    def resolve_kind(self, kind: str | None) -> str:
+        """`kind`, checked against what the run captured; None means the run's default kind."""
+        return self._kind(kind)
+
     def _kind(self, kind: str | None) -> str:
         kinds = self.kinds
         if kind is None:
@@ -106,7 +118,12 @@ class Run:
         if self._model is None and self._directory is not None:
             from zlens.run_writer import load_model
 
-            self._model = load_model(self._directory.model_path_or_checkpoint())
+            path = self._directory.model_path
+            if not path.exists():  # still running, or stopped: the last checkpoint
+                path = self._directory.checkpoint_path
+            if path is None or not Path(path).exists():
+                raise RunError(f"{self.path} holds no saved model yet (no epoch committed).")
+            self._model = load_model(path)
         return self._model
 
     @property
@@ -118,6 +135,25 @@ class Run:
     def status(self) -> str:
         """"running", "finished" or "failed" ("finished" for an in-memory run that returned)."""
         return "finished" if self._directory is None else self._directory.status
+
+    def summary(self) -> dict[str, Any]:
+        """What the run holds, as plain data (what `zlens info --json` prints)."""
+        history = self._history
+        d = self._directory
+        return {
+            "path": None if d is None else str(d.path),
+            "status": self.status,
+            "reason": None if d is None else d.reason,
+            "n_samples": self.n_samples,
+            "labelled": self.labels is not None,
+            "epochs_done": len(history),
+            "captured_epochs": self.epochs,
+            "kinds": list(self.kinds),
+            "taps": {k: list(v) for k, v in self.taps.items()},
+            "last_metrics": {k: v for k, v in (history[-1] if history else {}).items() if k != "epoch"},
+            "latents": None if d is None else str(d.latents_path),
+            "config": None if d is None else d.config,
+        }
 
     def __repr__(self) -> str:
         where = f" at {self.path}" if self.path else " (in memory)"

@@ -15,10 +15,7 @@ import tensorflow as tf
 
 from zlens.capture.buffer import TapBuffer
 from zlens.capture.taps import RECON_ERROR, RECONSTRUCTION, per_sample_error
-
-IN_FLIGHT = "in-flight"
-CONSISTENT = "consistent"
-KINDS = (IN_FLIGHT, CONSISTENT)
+from zlens.kinds import CONSISTENT, IN_FLIGHT
 
 
 class LatentRecorder:

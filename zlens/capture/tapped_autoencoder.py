@@ -84,6 +84,7 @@ class TappedAutoencoder(keras.Model):
         object.__setattr__(self, "_recorder", None)
         object.__setattr__(self, "_encoder", None)
         self.run = None
+        self.built = True  # the wrapped functional model is built: so is this one
 
     # -- Keras model protocol -------------------------------------------------------------
     def call(self, x, training=None):

@@ -62,3 +62,36 @@ def _encoder_of(model, latent: str | None):
     if latent is None and not any(n in names for n in ("z", "z_mean", "latent", "encoding", "bottleneck")):
         return model  # an encoder: its output is z
     return TappedAutoencoder(model, latent=latent).encoder
+
+
+def encode_to_file(model, source, out, *, batch_size: int = 4096, progress=None) -> tuple[int, ...]:
+    """Encode a `DataSource` block by block into `out` (.npy, .csv or .parquet), memory bounded.
+
+    Reads `batch_size` rows at a time (a memory-mapped `.npy` is never loaded whole), writes
+    each block's z straight to the output, and renames the file into place only when complete.
+    Returns the output's shape.
+
+    Example:
+        >>> encode_to_file(run.model, zlens.data.load_data("big.npy"), "z.npy")
+        (1000000, 32)
+    """
+    from zlens.export import MatrixWriter
+
+    encoder = _encoder_of(model, None)
+    expected = tuple(encoder.input_shape[1:])
+    if tuple(source.sample_shape) != expected:
+        raise ModelError(
+            f"{source.name} has samples of shape {tuple(source.sample_shape)} but the model encodes "
+            f"samples of shape {expected}" + (" (try --flatten)" if len(source.sample_shape) > len(expected) else ".")
+        )
+    fn = tf.function(lambda xb: encoder(xb, training=False), reduce_retracing=True)
+    d = tuple(encoder.output.shape[1:])
+    with MatrixWriter(out, n_rows=source.n_samples, row_shape=d, name="z", labels=source.labels) as writer:
+        start = 0
+        for block in source.batches(batch_size):
+            block = check_samples(block, name=source.name)
+            writer.write(start, fn(tf.constant(block)).numpy())
+            start += len(block)
+            if progress is not None:
+                progress(start)
+    return (source.n_samples, *d)

@@ -1,0 +1,126 @@
+"""The `zlens` command end to end: real processes, real runs, real files."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import zarr
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def zlens(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "zlens", *map(str, args)], capture_output=True, text=True,
+                          env=ENV, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"zlens {' '.join(map(str, args))} -> {proc.returncode}\n{proc.stderr}")
+    return proc
+
+
+@pytest.mark.slow
+def test_train_on_embedded_digits_then_info_export_encode(tmp_path):
+    run = tmp_path / "digits"
+    proc = zlens("train", "--out", run, "--epochs", 3, "--encoding-dim", 2, "--seed", 0)
+    assert "epoch 3/3" in proc.stderr and str(run / "latents.zarr") in proc.stderr
+    assert "Traceback" not in proc.stderr and "cuda" not in proc.stderr.lower()
+
+    info = json.loads(zlens("info", run, "--json").stdout)
+    assert info["status"] == "finished" and info["n_samples"] == 1797 and info["labelled"]
+    assert info["captured_epochs"] == [0, 1, 2] and info["taps"] == {"z": [2], "recon_error": []}
+    assert set(info["last_metrics"]) >= {"loss", "z_drift_max", "z_drift_mean"}
+    assert "status    finished" in zlens("info", run).stdout
+
+    zlens("export", run, "--to", "csv", "--kind", "consistent", "--out", tmp_path / "z.csv")
+    table = pd.read_csv(tmp_path / "z.csv")
+    assert list(table.columns) == ["index", "label", "z_0", "z_1"]
+    g = zarr.open_group(run / "latents.zarr", mode="r")
+    np.testing.assert_allclose(table[["z_0", "z_1"]].to_numpy(), g["consistent/z"][2], rtol=1e-6)
+    assert table["index"].tolist() == list(range(1797))
+
+    zlens("export", run, "--tap", "recon_error", "--epoch", 1, "--out", tmp_path / "err.parquet")
+    err = pd.read_parquet(tmp_path / "err.parquet")
+    np.testing.assert_allclose(err["recon_error"].to_numpy(), g["in-flight/recon_error"][1], rtol=1e-6)
+
+    zlens("export", run, "--to", "npy", "--out", tmp_path / "z.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "z.npy"), g["in-flight/z"][2])
+
+    from sklearn.datasets import load_digits
+
+    np.save(tmp_path / "new.npy", (load_digits().data[:100] / 16.0).astype("float32"))
+    zlens("encode", run, "--data", tmp_path / "new.npy", "--out", tmp_path / "z_new.npy")
+    # the run's consistent z of the last epoch is the final model's encoding
+    np.testing.assert_allclose(np.load(tmp_path / "z_new.npy"), g["consistent/z"][2][:100], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_train_on_a_keras_mnist_layout_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "mnist.npz", x_train=rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+             y_train=rng.integers(0, 10, 60), x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+             y_test=rng.integers(0, 10, 20))
+    run = tmp_path / "mnist"
+    zlens("train", "--data", tmp_path / "mnist.npz", "--out", run, "--epochs", 2, "--batch-size", 16,
+          "--capture-every", 2, "--quiet")
+    info = json.loads(zlens("info", run, "--json").stdout)
+    assert info["n_samples"] == 60 and info["captured_epochs"] == [1] and info["config"]["model"] == "conv"
+    run_json = json.loads((run / "run.json").read_text())
+    assert run_json["data"]["scaled"] is True and run_json["data"]["shape"] == [60, 28, 28]
+    flat = tmp_path / "flat"
+    zlens("train", "--data", tmp_path / "mnist.npz", "--flatten", "--out", flat, "--epochs", 1, "--last-only", "--quiet")
+    assert json.loads(zlens("info", flat, "--json").stdout)["taps"]["z"] == [32]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "--data", "missing.npy", "--out", "r"], "missing.npy: file not found"),
+        (["train", "--epochs", "0", "--out", "r"], "--epochs must be at least 1"),
+        (["train", "--encoding-dim", "0", "--out", "r"], "--encoding-dim must be at least 1"),
+        (["train"], "name the run directory to write with --out"),
+        (["train", "--model", "mlp", "--out", "r"], "invalid choice: 'mlp'"),
+        (["info", "nowhere"], "is not a zlens run directory"),
+        (["export", "nowhere", "--out", "z.txt"], "choose a format"),
+        (["encode", "nowhere", "--data", "x.npy", "--out", "z.npy"], "is not a zlens run directory"),
+        (["train", "--resume", "nowhere"], "is not a zlens run directory"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(args, message, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "zlens", *args], capture_output=True, text=True, env=ENV,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 or proc.stderr.startswith("usage:")
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_data_files_exit_2_and_write_nothing(tmp_path):
+    bad = tmp_path / "nan.npy"
+    np.save(bad, np.array([[0.0, np.nan], [1.0, 2.0]], dtype=np.float32))
+    proc = zlens("train", "--data", bad, "--out", tmp_path / "r", check=False)
+    assert proc.returncode == 2 and "NaN" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()
+    pickled = tmp_path / "obj.npy"
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    proc = zlens("train", "--data", pickled, "--out", tmp_path / "r", check=False)
+    assert proc.returncode == 2 and "never unpickles" in proc.stderr
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "precious.txt").write_text("keep me")
+    proc = zlens("train", "--out", run, "--epochs", 1, check=False)
+    assert proc.returncode == 2 and "--overwrite" in proc.stderr
+    assert (run / "precious.txt").read_text() == "keep me"
+
+
+def test_help_is_quick_and_lists_the_commands():
+    proc = zlens("--help")
+    for command in ("train", "encode", "export", "info"):
+        assert command in proc.stdout
+    assert "--resume" in zlens("train", "--help").stdout

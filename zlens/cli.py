@@ -1,0 +1,119 @@
+"""The `zlens` command line: train, encode, export and inspect runs. It only parses and calls.
+
+Every bad argument or bad file ends with one line on stderr and exit code 2; exit code 0 means
+the work was done. TensorFlow is imported only by the commands that need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+DESCRIPTION = """\
+Train autoencoders and keep the complete latent matrix z of every epoch (row i = sample i).
+
+  zlens train --out runs/digits                 train on the embedded 8x8 digits
+  zlens info runs/digits                        what the run holds
+  zlens export runs/digits --to csv --out z.csv the last epoch's z, with index and labels
+  zlens encode runs/digits --data new.npy --out z_new.npy
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zlens", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"zlens {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train an autoencoder and capture z every epoch",
+                           description="Train an autoencoder and write a run directory with z of every epoch.")
+    data = train.add_argument_group("data (default: the embedded 8x8 digits, 1797 x 64, with labels)")
+    data.add_argument("--data", metavar="FILE", help=".npy, .npz (Keras mnist.npz layout too), .csv or .parquet")
+    data.add_argument("--label-column", metavar="NAME", help="table column holding labels (CSV/Parquet)")
+    data.add_argument("--labels", metavar="FILE", help="a separate .npy/.csv of labels, one per sample")
+    data.add_argument("--key", metavar="NAME", help="which array of a .npz (default: x_train, or the only one)")
+    data.add_argument("--flatten", action="store_true", help="flatten image samples for the dense model")
+    data.add_argument("--no-scale", action="store_true", help="keep integer pixel values (default: scale 0..255 to [0, 1])")
+    model = train.add_argument_group("model")
+    model.add_argument("--model", choices=("dense", "conv", "vae"), default=None,
+                       help="dense (default for flat data), conv (default for images) or vae")
+    model.add_argument("--encoding-dim", type=int, default=None, metavar="D", help="latent size d (default: model's)")
+    model.add_argument("--learning-rate", type=float, default=1e-3, metavar="LR", help="Adam learning rate (default 1e-3)")
+    fit = train.add_argument_group("training and capture")
+    fit.add_argument("--epochs", type=int, default=None, help="epochs (default 10; with --resume: the planned total)")
+    fit.add_argument("--batch-size", type=int, default=256, help="samples per step (default 256)")
+    fit.add_argument("--capture", choices=("in-flight", "consistent", "both"), default="both",
+                     help="which z to keep: in-flight (free), consistent (inference pass) or both (default)")
+    fit.add_argument("--taps", default="z,recon_error", help="comma-separated taps (default z,recon_error)")
+    fit.add_argument("--capture-every", type=int, default=1, metavar="K", help="keep every Kth epoch (the last always)")
+    fit.add_argument("--last-only", action="store_true", help="keep only the last epoch's latents")
+    fit.add_argument("--seed", type=int, default=None, help="seed for identical runs")
+    out = train.add_argument_group("output")
+    out.add_argument("--out", metavar="RUN", help="the run directory to write")
+    out.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    out.add_argument("--resume", metavar="RUN", help="continue the run at RUN from its last committed epoch")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+
+    encode = sub.add_parser("encode", help="encode new data with a run's final model",
+                            description="Encode a data file with the run's final model, streaming to the output.")
+    encode.add_argument("run", metavar="RUN")
+    encode.add_argument("--data", metavar="FILE", required=True)
+    encode.add_argument("--out", metavar="FILE", required=True, help="output .npy, .csv or .parquet")
+    encode.add_argument("--key", metavar="NAME")
+    encode.add_argument("--label-column", metavar="NAME")
+    encode.add_argument("--flatten", action="store_true")
+    encode.add_argument("--no-scale", action="store_true")
+    encode.add_argument("--batch-size", type=int, default=4096)
+    encode.add_argument("--quiet", action="store_true")
+
+    export = sub.add_parser("export", help="write a captured matrix to npy / csv / parquet",
+                            description="Write one tap of one captured epoch, with sample index and labels in tables.")
+    export.add_argument("run", metavar="RUN")
+    export.add_argument("--to", choices=("npy", "csv", "parquet"), default=None, help="format (default: from --out)")
+    export.add_argument("--tap", default="z", help="tap name (default z)")
+    export.add_argument("--epoch", type=int, default=-1, help="epoch number (default -1: the last captured)")
+    export.add_argument("--kind", choices=("in-flight", "consistent"), default=None, help="default: the run's kind")
+    export.add_argument("--out", metavar="FILE", required=True)
+    export.add_argument("--quiet", action="store_true")
+
+    info = sub.add_parser("info", help="what a run holds: epochs, taps, shapes, metrics, status")
+    info.add_argument("run", metavar="RUN")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 done, 2 bad input, 1 failure)."""
+    args = build_parser().parse_args(argv)
+    from zlens.errors import ZlensError
+
+    try:
+        from zlens import commands
+
+        return getattr(commands, args.command)(args)
+    except ZlensError as err:
+        print(f"zlens {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"zlens {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a failure, not bad input: one line, the traceback on request
+        if os.environ.get("ZLENS_DEBUG"):
+            raise
+        print(f"zlens {args.command}: failed: {type(err).__name__}: {err} (set ZLENS_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def _version() -> str:
+    from zlens import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

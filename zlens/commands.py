@@ -1,0 +1,177 @@
+"""What each `zlens` CLI command does, in terms of the library (`zlens.cli` parses, this calls).
+
+Each function takes the parsed arguments and returns the exit code; bad input raises
+`ZlensError`, which the CLI prints as one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from zlens.errors import ZlensError
+
+DEFAULT_EPOCHS = 10
+
+
+def train(args) -> int:
+    """`zlens train`: a new run directory, or `--resume` an interrupted one."""
+    _check_positive(epochs=args.epochs, batch_size=args.batch_size, capture_every=args.capture_every,
+                    encoding_dim=args.encoding_dim)
+    if args.resume:
+        return _resume(args)
+    if not args.out:
+        raise ZlensError("name the run directory to write with --out RUN (or continue one with --resume RUN).")
+    from zlens.data import load_data
+
+    load = {"path": args.data, "label_column": args.label_column, "labels_path": args.labels,
+            "key": args.key, "flatten": args.flatten, "scale": "none" if args.no_scale else "auto"}
+    source = load_data(**load)
+    _quiet_tensorflow_import()
+    import keras
+
+    import zlens
+    from zlens.progress import ProgressPrinter
+
+    epochs = args.epochs or DEFAULT_EPOCHS
+    model = args.model or ("conv" if len(source.sample_shape) > 1 else "dense")
+    taps = tuple(t.strip() for t in args.taps.split(",") if t.strip())
+    progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples)]
+    if not args.quiet:
+        print(f"zlens: training {model} on {source.name}: {source.n_samples} samples of shape "
+              f"{source.sample_shape}{' (scaled to [0, 1])' if source.scaled else ''}", file=sys.stderr)
+    run = zlens.fit(
+        model, source.to_numpy(), epochs=epochs, batch_size=args.batch_size, capture=args.capture, taps=taps,
+        labels=source.labels, seed=args.seed, run_dir=args.out, encoding_dim=args.encoding_dim,
+        optimizer=keras.optimizers.Adam(args.learning_rate),
+        capture_every=epochs if args.last_only else args.capture_every,
+        overwrite=args.overwrite, callbacks=progress,
+        data_info={"source": source.name, "load": load, "scaled": source.scaled,
+                   "original_dtype": source.original_dtype},
+    )
+    _say_where(run, args.quiet)
+    return 0
+
+
+def _resume(args) -> int:
+    from zlens.data import load_data
+    from zlens.store import RunDirectory
+
+    directory = RunDirectory.open(args.resume)
+    load = directory.run_json.get("data", {}).get("load")
+    if load is None:
+        raise ZlensError(f"{args.resume} was not written by `zlens train`; resume it from Python with zlens.resume(path, x).")
+    source = load_data(**load)
+    _quiet_tensorflow_import()
+    import zlens
+    from zlens.progress import ProgressPrinter
+
+    epochs = args.epochs or directory.config["epochs"]
+    progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples)]
+    if not args.quiet:
+        print(f"zlens: resuming {args.resume} after epoch {directory.epochs_done - 1}", file=sys.stderr)
+    run = zlens.resume(args.resume, source.to_numpy(), epochs=epochs, callbacks=progress)
+    _say_where(run, args.quiet)
+    return 0
+
+
+def encode(args) -> int:
+    """`zlens encode`: stream a data file through the run's final model into a file."""
+    _check_positive(batch_size=args.batch_size)
+    from zlens.data import load_data
+    from zlens.export import format_of
+    from zlens.store import RunDirectory
+
+    RunDirectory.open(args.run)  # a clear error before any heavy import
+    format_of(args.out)
+    source = load_data(args.data, label_column=args.label_column, key=args.key, flatten=args.flatten,
+                       scale="none" if args.no_scale else "auto")
+    _quiet_tensorflow_import()
+    import zlens
+    from zlens.encoding import encode_to_file
+
+    run = zlens.open_run(args.run)
+    report = None if args.quiet else (lambda done: print(f"\rzlens: encoded {done}/{source.n_samples} rows",
+                                                          end="", file=sys.stderr, flush=True))
+    shape = encode_to_file(run.model, source, args.out, batch_size=args.batch_size, progress=report)
+    if not args.quiet:
+        print(f"\nzlens: wrote z {shape[0]} x {shape[1]} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def export(args) -> int:
+    """`zlens export`: one tap of one captured epoch to npy / csv / parquet."""
+    import zlens
+    from zlens.export import export_tap, format_of
+
+    format_of(args.out, args.to)
+    run = zlens.open_run(args.run)
+    epoch = run.epochs[run.slot_of(args.epoch)]
+    kind = run.resolve_kind(args.kind)
+    export_tap(run, args.out, tap=args.tap, epoch=args.epoch, kind=kind, to=args.to)
+    if not args.quiet:
+        shape = (run.n_samples, *run.taps[args.tap])
+        print(f"zlens: wrote {args.tap} of epoch {epoch} ({kind}), shape {shape}, to {args.out}", file=sys.stderr)
+    return 0
+
+
+def info(args) -> int:
+    """`zlens info`: what a run holds."""
+    import zlens
+
+    summary = zlens.open_run(args.run).summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"run       {summary['path']}")
+    print(f"status    {summary['status']}" + (f" ({summary['reason']})" if summary.get("reason") else ""))
+    print(f"samples   {summary['n_samples']}" + (" (labelled)" if summary["labelled"] else ""))
+    print(f"epochs    {summary['epochs_done']} trained; latents of {len(summary['captured_epochs'])} "
+          f"captured: {_ranges(summary['captured_epochs'])}")
+    print(f"kinds     {', '.join(summary['kinds'])}")
+    print("taps      " + ", ".join(f"{t} {tuple(s)}" for t, s in summary["taps"].items()))
+    last = summary["last_metrics"]
+    if last:
+        print("last      " + "  ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in last.items()))
+    print(f"latents   {summary['latents']}")
+    return 0
+
+
+def _say_where(run, quiet: bool) -> None:
+    if quiet:
+        return
+    print(f"zlens: done. z of epochs {_ranges(run.epochs)} ({', '.join(run.kinds)}), "
+          f"{run.n_samples} x {run.taps['z'][0]}, in {run.path / 'latents.zarr'}\n"
+          f"       zlens info {run.path}   |   zlens export {run.path} --to csv --out z.csv", file=sys.stderr)
+
+
+def _check_positive(**values) -> None:
+    for name, value in values.items():
+        if value is not None and value < 1:
+            raise ZlensError(f"--{name.replace('_', '-')} must be at least 1; got {value}.")
+
+
+def _ranges(epochs: list[int]) -> str:
+    if not epochs:
+        return "none"
+    if epochs == list(range(epochs[0], epochs[-1] + 1)) and len(epochs) > 2:
+        return f"{epochs[0]}..{epochs[-1]}"
+    return ", ".join(map(str, epochs))
+
+
+def _quiet_tensorflow_import() -> None:
+    """Import TensorFlow with its C++ start-up chatter (CUDA probing on CPU machines) hidden."""
+    import os
+
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
