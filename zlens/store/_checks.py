@@ -1,0 +1,90 @@
+"""Boundary checks of the latent store: taps, kinds, labels and one commit's values.
+Each turns an accepted input into one canonical form or raises a one-line RunError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from zlens.errors import RunError
+
+KINDS = ("in-flight", "consistent")
+
+
+def check_taps(taps: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, ...]]:
+    """Tap name -> row shape as a tuple of ints; names are non-empty and have no '/'."""
+    if not isinstance(taps, Mapping) or not taps:
+        raise RunError(f"`taps` must map tap names to row shapes, e.g. {{'z': (32,)}}; got {taps!r}.")
+    out = {}
+    for name, shape in taps.items():
+        if not isinstance(name, str) or not name or "/" in name:
+            raise RunError(f"Tap name {name!r} must be a non-empty string without '/'.")
+        try:
+            row = tuple(int(d) for d in shape)
+        except TypeError:
+            raise RunError(f"Tap {name!r}: row shape must be a tuple of ints like (32,) or (); "
+                           f"got {shape!r}.") from None
+        if any(d < 0 for d in row):
+            raise RunError(f"Tap {name!r}: row shape {row} has a negative size.")
+        out[name] = row
+    return out
+
+
+def check_kinds(kinds: Sequence[str]) -> list[str]:
+    """A non-empty list of distinct kinds out of KINDS."""
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    bad = [k for k in kinds if k not in KINDS]
+    if not kinds or bad or len(set(kinds)) != len(kinds):
+        raise RunError(f"`kinds` must be distinct values from {list(KINDS)}; got {kinds!r}.")
+    return kinds
+
+
+def check_labels(labels: Any, n_samples: int) -> np.ndarray:
+    """(N,) numbers as given, or strings as a NumPy unicode array."""
+    labels = np.asarray(labels)
+    if labels.shape != (n_samples,):
+        raise RunError(f"`labels` must have shape ({n_samples},), one per sample; got shape {labels.shape}.")
+    if labels.dtype.kind in "OU":
+        if labels.dtype.kind == "O" and not all(isinstance(v, str) for v in labels):
+            raise RunError("`labels` of dtype object must hold only str; convert them with labels.astype(str).")
+        return labels.astype(str)
+    if labels.dtype.kind not in "biuf":
+        raise RunError(f"`labels` must be numbers or strings; got dtype {labels.dtype}.")
+    return labels
+
+
+def check_values(
+    values: Mapping[str, Mapping[str, Any]], kinds: list[str], taps: dict[str, tuple[int, ...]],
+    n_samples: int, dtype: np.dtype,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Validate one commit's values[kind][tap] against the store's layout; cast to `dtype`."""
+    if not isinstance(values, Mapping):
+        raise RunError("`values` must be a dict kind -> {tap: array}, e.g. {'in-flight': {'z': z}}.")
+    extra = set(values) - set(kinds)
+    if extra:
+        raise RunError(f"Kind(s) {sorted(extra)} are not in this store; its kinds: {', '.join(kinds)}.")
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for kind in kinds:
+        if kind not in values:
+            raise RunError(f"Values for kind {kind!r} are missing; every commit needs {', '.join(kinds)}.")
+        given = values[kind]
+        extra = set(given) - set(taps)
+        if extra:
+            raise RunError(f"Tap(s) {sorted(extra)} of kind {kind!r} are not in this store; "
+                           f"its taps: {', '.join(taps)}.")
+        out[kind] = {}
+        for tap, row in taps.items():
+            if tap not in given:
+                raise RunError(f"Tap {tap!r} of kind {kind!r} is missing; "
+                               f"every commit needs all taps: {', '.join(taps)}.")
+            value = np.asarray(given[tap])
+            want = (n_samples, *row)
+            if value.shape != want:
+                raise RunError(f"Tap {tap!r} ({kind}) must have shape {want} (one row per sample); got {value.shape}.")
+            if value.dtype.kind not in "biuf":
+                raise RunError(f"Tap {tap!r} ({kind}) must hold real numbers; got dtype {value.dtype}.")
+            out[kind][tap] = value.astype(dtype, copy=False)
+    return out

@@ -1,0 +1,385 @@
+"""The latent store: every tap of every captured epoch, one Zarr v3 group, readable without zlens.
+Slots grow along axis 0; an epoch becomes visible only when the root attributes say so, last.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.abc.store import Store
+from zarr.storage import LocalStore, MemoryStore
+
+from zlens.errors import RunError
+from zlens.store._checks import KINDS, check_kinds, check_labels, check_taps, check_values
+
+FORMAT = "zlens-latents"
+VERSION = 1
+CHUNK_BYTES = 8 * 2**20  # target size of one uncompressed chunk (~8 MB)
+EPOCHS_CHUNK = 4096  # slots per chunk of the small `epochs` array
+
+__all__ = ["KINDS", "LatentStore", "rows_per_chunk"]
+
+Location = str | Path | Store
+_PARTIAL = re.compile(r"\.[0-9a-f]{32}\.partial$")
+
+
+def rows_per_chunk(n_samples: int, row_shape: tuple[int, ...], itemsize: int) -> int:
+    """Rows per chunk so that one chunk of one slot holds about 8 MB (at most all N rows).
+
+    Example:
+        >>> rows_per_chunk(60000, (32,), 4)
+        60000
+        >>> rows_per_chunk(1_000_000, (32,), 4)
+        65536
+    """
+    row_bytes = max(1, int(np.prod(row_shape, dtype=np.int64)) * itemsize)
+    return int(max(1, min(n_samples, CHUNK_BYTES // row_bytes)))
+
+
+def _as_store(location: Location | None, *, create: bool) -> Store:
+    if location is None:
+        return MemoryStore()
+    if isinstance(location, Store):
+        return location
+    path = Path(location)
+    if not create and not (path / "zarr.json").is_file():
+        raise RunError(
+            f"No zlens latent store at {str(path)!r} (no zarr.json there): "
+            "check the path, or create one with LatentStore.create(...)."
+        )
+    return LocalStore(path)
+
+
+def _remove_partial_files(root: Path) -> None:
+    """Delete the temp files a killed writer left (LocalStore writes `<key>.<uuid hex>.partial`)."""
+    for leftover in root.rglob("*.partial"):
+        if _PARTIAL.search(leftover.name):
+            leftover.unlink(missing_ok=True)
+
+
+class LatentStore:
+    """The epoch-by-epoch history of every tap, stored as one Zarr v3 group.
+
+    Each tap of each kind ("in-flight", "consistent") is an array `{kind}/{tap}` of shape
+    (slots, n_samples, *row), one slot per captured epoch; `epochs` holds each slot's epoch
+    number and `labels` the optional per-sample labels. The root attributes `committed` and
+    `epochs` say which slots are complete: `commit_epoch` writes them last, so a crash at any
+    moment leaves every committed slot intact and a half-written slot invisible.
+
+    The store reads without zlens:
+
+        g = zarr.open_group("run/latents.zarr", mode="r")
+        n = g.attrs["committed"]
+        z = g["in-flight/z"][:n]            # (epochs, samples, 32)
+
+    Build one with `LatentStore.create`, reopen it with `LatentStore.open`.
+
+    Example:
+        >>> store = LatentStore.create(None, n_samples=3, taps={"z": (2,)}, kinds=["in-flight"])
+        >>> store.commit_epoch(0, {"in-flight": {"z": np.zeros((3, 2))}})
+        >>> store.epochs, store.read("z").shape
+        ([0], (3, 2))
+    """
+
+    def __init__(self, group: zarr.Group) -> None:
+        """Wrap an opened zlens group; use `create` or `open` instead of calling this."""
+        self._group = group
+        attrs = group.attrs.asdict()
+        self._n_samples = int(attrs["n_samples"])
+        self._taps = {name: tuple(row) for name, row in attrs["taps"].items()}
+        self._kinds = list(attrs["kinds"])
+        self._committed = int(attrs["committed"])
+        self._epochs = [int(e) for e in attrs["epochs"]]
+
+    # ----------------------------------------------------------------- create / open
+    @classmethod
+    def create(
+        cls,
+        location: Location | None,
+        *,
+        n_samples: int,
+        taps: Mapping[str, Sequence[int]],
+        kinds: Sequence[str],
+        labels: np.ndarray | None = None,
+        dtype: str | np.dtype = "float32",
+        overwrite: bool = False,
+    ) -> LatentStore:
+        """Create an empty store (no epoch committed) and return it open for writing.
+
+        Args:
+            location: a folder path (e.g. `RUN/latents.zarr`), a zarr `Store`, or None for
+                an in-memory store.
+            n_samples: N, the number of rows of every tap.
+            taps: tap name -> shape of ONE sample's value, e.g. {"z": (32,), "recon_error": ()}.
+            kinds: which of "in-flight" and "consistent" this run captures.
+            labels: optional (N,) ints, floats or strings, stored as `labels`.
+            dtype: the numeric dtype every tap is stored in (default float32).
+            overwrite: replace an existing store at `location` instead of refusing.
+
+        Example:
+            >>> s = LatentStore.create(None, n_samples=4, taps={"z": (2,), "recon_error": ()},
+            ...                        kinds=["in-flight", "consistent"], labels=np.arange(4))
+            >>> s.taps
+            {'z': (2,), 'recon_error': ()}
+        """
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise RunError(f"`n_samples` must be a positive int; got {n_samples!r}.")
+        n_samples = int(n_samples)
+        taps = check_taps(taps)
+        kinds = check_kinds(kinds)
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "iuf":
+            raise RunError(f"`dtype` must be a numeric dtype such as 'float32'; got {dtype}.")
+        if location is not None and not isinstance(location, Store):
+            path = Path(location)
+            if path.exists() and any(path.iterdir()) and not overwrite:
+                raise RunError(
+                    f"{str(path)!r} already exists and is not empty: reopen it with "
+                    "LatentStore.open(path, mode='r+'), or pass overwrite=True to replace it."
+                )
+        store = _as_store(location, create=True)
+        group = zarr.open_group(store, mode="w", zarr_format=3)
+        for kind in kinds:
+            sub = group.create_group(kind)
+            for name, row in taps.items():
+                sub.create_array(
+                    name,
+                    shape=(0, n_samples, *row),
+                    chunks=(1, rows_per_chunk(n_samples, row, dtype.itemsize), *row),
+                    dtype=dtype,
+                    dimension_names=("epoch", "sample", *(f"{name}_{i}" for i in range(len(row)))),
+                )
+        group.create_array("epochs", shape=(0,), chunks=(EPOCHS_CHUNK,), dtype="int64",
+                           dimension_names=("epoch",))
+        if labels is not None:
+            labels = check_labels(labels, n_samples)
+            dt = str if labels.dtype.kind == "U" else labels.dtype
+            arr = group.create_array("labels", shape=labels.shape, dtype=dt, dimension_names=("sample",))
+            arr[:] = labels
+        # Root attributes last, in ONE write (`group.attrs.update` writes zarr.json once per key):
+        # a store without them is not a zlens store yet.
+        group.update_attributes({
+            "format": FORMAT, "version": VERSION, "n_samples": n_samples,
+            "taps": {name: list(row) for name, row in taps.items()},
+            "kinds": kinds, "committed": 0, "epochs": [],
+        })
+        return cls(group)
+
+    @classmethod
+    def open(cls, location: Location, mode: str = "r") -> LatentStore:
+        """Open an existing store, reading only its root attributes (no array data).
+
+        Args:
+            location: the store's folder or a zarr `Store`.
+            mode: "r" to read, "r+" to also commit or truncate (e.g. to resume a run).
+
+        Example:
+            >>> store = LatentStore.open("run/latents.zarr")      # doctest: +SKIP
+            >>> store.epochs                                      # doctest: +SKIP
+            [0, 1, 2]
+        """
+        if mode not in ("r", "r+"):
+            raise RunError(f"`mode` must be 'r' or 'r+'; got {mode!r}.")
+        store = _as_store(location, create=False)
+        try:
+            group = zarr.open_group(store, mode=mode, zarr_format=3)
+        except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError, KeyError) as exc:
+            first_line = (str(exc).splitlines() or [""])[0]
+            raise RunError(f"{location!s} is not a zlens latent store ({type(exc).__name__}: {first_line}).") from None
+        attrs = group.attrs.asdict()
+        if attrs.get("format") != FORMAT:
+            raise RunError(f"{location!s} is a Zarr group but not a zlens latent store (no format={FORMAT!r}).")
+        if attrs.get("version") != VERSION:
+            raise RunError(f"{location!s} has latent store version {attrs.get('version')!r}; "
+                           f"this zlens reads version {VERSION}: upgrade zlens.")
+        if mode == "r+" and isinstance(store, LocalStore):
+            _remove_partial_files(Path(store.root))
+        return cls(group)
+
+    # ----------------------------------------------------------------- readers
+    @property
+    def group(self) -> zarr.Group:
+        """The underlying Zarr group."""
+        return self._group
+
+    @property
+    def n_samples(self) -> int:
+        """N, the number of rows of every tap."""
+        return self._n_samples
+
+    @property
+    def taps(self) -> dict[str, tuple[int, ...]]:
+        """Tap name -> shape of one sample's value."""
+        return dict(self._taps)
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds this store holds ("in-flight" and/or "consistent")."""
+        return list(self._kinds)
+
+    @property
+    def epochs(self) -> list[int]:
+        """Epoch numbers of the committed slots, in order."""
+        return list(self._epochs)
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The per-sample labels, or None; strings come back as a NumPy unicode array."""
+        if not self._has("labels"):
+            return None
+        values = self._group["labels"][:]
+        # Zarr gives variable-length strings back as StringDType/object: hand out plain '<U'.
+        return np.array(values.tolist(), dtype=str) if values.dtype.kind in "OUT" else values
+
+    def array(self, tap: str, kind: str = "in-flight") -> zarr.Array:
+        """The Zarr array of `tap` for lazy slicing: axis 0 is the slot, only `[:len(epochs)]` is committed.
+
+        Example:
+            >>> store.array("z")[-1, :10]                         # doctest: +SKIP
+        """
+        self._check_tap_kind(tap, kind)
+        return self._group[f"{kind}/{tap}"]
+
+    def slot_of(self, epoch: int) -> int:
+        """The slot (index along axis 0 of `array(...)`) that holds `epoch`.
+
+        Args:
+            epoch: an epoch number from `epochs`, or a negative index from the end (-1: last).
+
+        Example:
+            >>> store.epochs, store.slot_of(4), store.slot_of(-1)    # doctest: +SKIP
+            ([0, 2, 4, 6], 2, 3)
+        """
+        if not self._epochs:
+            raise RunError("No epoch has been committed to this latent store yet.")
+        captured = ", ".join(map(str, self._epochs))
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+            raise RunError(f"`epoch` must be an int (an epoch number, or -1 for the last); got {epoch!r}.")
+        if epoch < 0:
+            if -epoch > len(self._epochs):
+                raise RunError(f"Epoch index {epoch} is out of range: "
+                               f"{len(self._epochs)} epochs captured ({captured}).")
+            return len(self._epochs) + int(epoch)
+        try:
+            return self._epochs.index(int(epoch))
+        except ValueError:
+            raise RunError(f"Epoch {epoch} was not captured; captured epochs: {captured}.") from None
+
+    def read(self, tap: str, epoch: int = -1, kind: str = "in-flight") -> np.ndarray:
+        """One committed epoch of `tap` as an (N, *row) array.
+
+        Args:
+            tap: a tap name from `taps`.
+            epoch: an epoch number from `epochs`; negative values index from the end
+                (-1, the default, is the last committed epoch).
+            kind: "in-flight" (default) or "consistent".
+
+        Example:
+            >>> z = store.read("z", epoch=4, kind="consistent")   # doctest: +SKIP
+        """
+        arr = self.array(tap, kind)
+        return arr[self.slot_of(epoch)]
+
+    def read_all(self, tap: str, kind: str = "in-flight") -> np.ndarray:
+        """Every committed epoch of `tap` as one (epochs, N, *row) array (loads it all).
+
+        Example:
+            >>> store.read_all("recon_error").shape               # doctest: +SKIP
+            (10, 1797)
+        """
+        return self.array(tap, kind)[: self._committed]
+
+    # ----------------------------------------------------------------- writers
+    def commit_epoch(self, epoch: int, values: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        """Write one epoch for every kind and tap, then make it visible.
+
+        The slot's data is written first; the root attributes `committed` and `epochs`
+        are updated last, so readers never see a partial epoch.
+
+        Args:
+            epoch: the epoch number; must be greater than every committed one.
+            values: values[kind][tap] is an (N, *row) array for every kind and tap.
+
+        Example:
+            >>> store.commit_epoch(3, {"in-flight": {"z": z, "recon_error": err}})  # doctest: +SKIP
+        """
+        self._check_writable()
+        epoch = self._check_epoch_number(epoch)
+        if self._epochs and epoch <= self._epochs[-1]:
+            raise RunError(f"Epoch {epoch} must come after the last committed epoch {self._epochs[-1]}: "
+                           "epoch numbers increase strictly (call truncate_after(...) to redo epochs).")
+        dtype = self._group[f"{self._kinds[0]}/{next(iter(self._taps))}"].dtype
+        checked = check_values(values, self._kinds, self._taps, self._n_samples, dtype)
+        self._write_slot(self._committed, epoch, checked)
+        self._set_committed(self._epochs + [epoch])
+
+    def truncate_after(self, epoch: int) -> None:
+        """Drop every committed epoch whose number is greater than `epoch` (used to resume).
+
+        Example:
+            >>> store.truncate_after(4)      # epochs [0, 2, 4, 6] -> [0, 2, 4]   # doctest: +SKIP
+        """
+        self._check_writable()
+        keep = [e for e in self._epochs if e <= int(epoch)]
+        # Visibility marker first when shrinking; then free the dropped slots.
+        self._set_committed(keep)
+        for arr in self._arrays():
+            if arr.shape[0] > len(keep):
+                arr.resize((len(keep), *arr.shape[1:]))
+
+    # ----------------------------------------------------------------- internals
+    def _has(self, name: str) -> bool:
+        try:
+            self._group[name]
+        except KeyError:
+            return False
+        return True
+
+    def _arrays(self) -> list[zarr.Array]:
+        names = [f"{kind}/{tap}" for kind in self._kinds for tap in self._taps] + ["epochs"]
+        return [self._group[n] for n in names]
+
+    def _check_writable(self) -> None:
+        if self._group.read_only:
+            raise RunError("This latent store was opened read-only: "
+                           "reopen it with LatentStore.open(location, mode='r+').")
+
+    @staticmethod
+    def _check_epoch_number(epoch: Any) -> int:
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise RunError(f"Epoch number must be an int >= 0; got {epoch!r}.")
+        return int(epoch)
+
+    def _check_tap_kind(self, tap: str, kind: str) -> None:
+        if kind not in self._kinds:
+            raise RunError(f"Kind {kind!r} was not captured; captured kinds: {', '.join(self._kinds)}.")
+        if tap not in self._taps:
+            raise RunError(f"Unknown tap {tap!r}; taps in this store: {', '.join(self._taps)}.")
+
+    def _write_slot(self, slot: int, epoch: int, values: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        """Write one slot's data without making it visible (no attribute change)."""
+        for kind, taps in values.items():
+            for tap, value in taps.items():
+                arr = self._group[f"{kind}/{tap}"]
+                if arr.shape[0] < slot + 1:
+                    arr.resize((slot + 1, *arr.shape[1:]))
+                arr[slot] = value
+        epochs = self._group["epochs"]
+        if epochs.shape[0] < slot + 1:
+            epochs.resize((slot + 1,))
+        epochs[slot] = epoch
+
+    def _set_committed(self, epochs: list[int]) -> None:
+        # One atomic zarr.json write; `attrs.update(...)` would write once per key, and a kill
+        # between the two would leave `committed` disagreeing with `epochs`.
+        self._group.update_attributes({"committed": len(epochs), "epochs": list(epochs)})
+        self._committed, self._epochs = len(epochs), list(epochs)
+
+    def __repr__(self) -> str:
+        return (f"LatentStore(n_samples={self._n_samples}, taps={self._taps}, kinds={self._kinds}, "
+                f"epochs={self._epochs})")
