@@ -246,13 +246,9 @@ def test_commit_errors_name_the_tap(tmp_path):
 # ----------------------------------------------------------------------------- kill -9
 KILL_N, KILL_D, KILL_EPOCHS = 20000, 16, 30
 
-# The child imports zlens.store without running zlens/__init__ (which loads TensorFlow):
-# the store needs no TensorFlow, and each child then starts in well under a second.
+# The store needs no TensorFlow (zlens imports it lazily): each child starts in well under a second.
 CHILD = textwrap.dedent("""
-    import sys, types
-    pkg = types.ModuleType("zlens")
-    pkg.__path__ = [{zlens_dir!r}]
-    sys.modules["zlens"] = pkg
+    import sys
     import numpy as np
     from zlens.store import LatentStore
     assert "tensorflow" not in sys.modules
@@ -274,7 +270,7 @@ CHILD = textwrap.dedent("""
     while epoch <= LAST:
         store.commit_epoch(epoch, values(epoch))
         epoch += 1
-""").format(n=KILL_N, d=KILL_D, last=KILL_EPOCHS, zlens_dir=str(REPO / "zlens"))
+""").format(n=KILL_N, d=KILL_D, last=KILL_EPOCHS)
 
 
 def _expected(epoch: int) -> dict:
