@@ -37,7 +37,7 @@ def train(args) -> int:
     epochs = args.epochs or DEFAULT_EPOCHS
     model = args.model or ("conv" if len(source.sample_shape) > 1 else "dense")
     taps = tuple(t.strip() for t in args.taps.split(",") if t.strip())
-    progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples)]
+    progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples, args.batch_size)]
     if not args.quiet:
         print(f"zlens: training {model} on {source.name}: {source.n_samples} samples of shape "
               f"{source.sample_shape}{' (scaled to [0, 1])' if source.scaled else ''}", file=sys.stderr)
@@ -68,7 +68,7 @@ def _resume(args) -> int:
     from zlens.progress import ProgressPrinter
 
     epochs = args.epochs or directory.config["epochs"]
-    progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples)]
+    progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples, directory.config["batch_size"])]
     if not args.quiet:
         print(f"zlens: resuming {args.resume} after epoch {directory.epochs_done - 1}", file=sys.stderr)
     run = zlens.resume(args.resume, source.to_numpy(), epochs=epochs, callbacks=progress)

@@ -1,7 +1,8 @@
-"""A one-line-per-epoch progress report for the CLI (stderr), as a Keras callback."""
+"""Progress for the CLI on stderr, as a Keras callback: a line per epoch, batches on a terminal."""
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -9,20 +10,36 @@ import keras
 
 
 class ProgressPrinter(keras.callbacks.Callback):
-    """Print each epoch's number, metrics and time; batches in place on a terminal."""
+    """Print each epoch's number, metrics and time; on a terminal, the batch count in place.
 
-    def __init__(self, epochs: int, n_samples: int, stream=None) -> None:
+    Args:
+        epochs: the planned number of epochs.
+        n_samples: N, to show batches as "k/total".
+        batch_size: samples per step.
+        stream: where to write (stderr by default).
+    """
+
+    def __init__(self, epochs: int, n_samples: int, batch_size: int, stream=None) -> None:
         super().__init__()
         self.epochs = epochs
-        self.n_samples = n_samples
+        self.steps = math.ceil(n_samples / batch_size)
         self.stream = stream or sys.stderr
         self._start = 0.0
+        self._last_draw = 0.0
+        self._live = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if self._live and now - self._last_draw > 0.25:
+            self._last_draw = now
+            print(f"\rzlens: batch {batch + 1}/{self.steps}", end="", file=self.stream, flush=True)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         metrics = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, (int, float)))
         seconds = time.perf_counter() - self._start
-        print(f"zlens: epoch {epoch + 1}/{self.epochs}  {metrics}  ({seconds:.1f}s)", file=self.stream, flush=True)
+        clear = "\r\033[K" if self._live else ""
+        print(f"{clear}zlens: epoch {epoch + 1}/{self.epochs}  {metrics}  ({seconds:.1f}s)", file=self.stream, flush=True)

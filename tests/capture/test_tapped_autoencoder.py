@@ -118,3 +118,14 @@ def test_vae_taps_mean_log_variance_and_sample(x_small):
     assert abs(eps.mean()) < 0.2 and 0.8 < eps.std() < 1.2
     # the KL term is part of the loss: a VAE's loss exceeds its reconstruction error
     assert run.history["loss"][-1] > run.recon_error(kind="in-flight").mean()
+
+
+def test_capture_none_trains_without_buffers(x_small):
+    model = zlens.TappedAutoencoder(zlens.models.dense(12, 2))
+    model.compile()
+    model.fit(x_small, epochs=1, batch_size=32, verbose=0)
+    assert model.run is not None
+    history = model.fit(x_small, epochs=2, batch_size=32, capture=None, verbose=0)
+    assert model.run is None and len(history.history["loss"]) == 2
+    model.fit(x_small, epochs=1, batch_size=32, verbose=0)  # and capture comes back
+    assert model.run.z().shape == (101, 2)

@@ -124,3 +124,19 @@ def test_help_is_quick_and_lists_the_commands():
     for command in ("train", "encode", "export", "info"):
         assert command in proc.stdout
     assert "--resume" in zlens("train", "--help").stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_train_on_a_table_with_a_label_column(tmp_path, suffix):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.random((40, 5)), columns=[f"f{i}" for i in range(5)])
+    frame.insert(2, "kind", np.where(np.arange(40) % 2, "odd", "even"))
+    path = tmp_path / f"table.{suffix}"
+    frame.to_csv(path, index=False) if suffix == "csv" else frame.to_parquet(path)
+    run = tmp_path / "run"
+    zlens("train", "--data", path, "--label-column", "kind", "--out", run, "--epochs", 1, "--batch-size", 8,
+          "--encoding-dim", 2, "--quiet")
+    zlens("export", run, "--out", tmp_path / "z.csv", "--quiet")
+    table = pd.read_csv(tmp_path / "z.csv")
+    assert table["label"].tolist() == frame["kind"].tolist() and table.shape == (40, 4)

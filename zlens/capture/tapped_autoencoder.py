@@ -165,7 +165,7 @@ class TappedAutoencoder(keras.Model):
         initial_epoch=0,
         steps_per_epoch=None,
         *,
-        capture: str = "in-flight",
+        capture: str | None = "in-flight",
         capture_every: int = 1,
         seed: int | None = None,
         n_samples: int | None = None,
@@ -181,7 +181,8 @@ class TappedAutoencoder(keras.Model):
         Keras' own:
 
         Args:
-            capture: "in-flight", "consistent" or "both" (see the README: what each means).
+            capture: "in-flight", "consistent" or "both" (see the README: what each means),
+                or None to train without capturing (`self.run` is then None).
             capture_every: keep every Kth epoch (the last epoch is always kept).
             seed: seeds the shuffle order of the indexed data.
             n_samples: N, for a pre-indexed dataset (otherwise counted once).
@@ -195,8 +196,8 @@ class TappedAutoencoder(keras.Model):
             raise ZlensError("validation_split is not supported (it would drop rows from z); pass validation_data=.")
         if steps_per_epoch is not None:
             raise ZlensError("steps_per_epoch is not supported: every sample must pass once per epoch for a complete z.")
-        if capture not in CAPTURE_CHOICES:
-            raise ZlensError(f"capture must be one of {', '.join(CAPTURE_CHOICES)}; got {capture!r}.")
+        if capture is not None and capture not in CAPTURE_CHOICES:
+            raise ZlensError(f"capture must be one of {', '.join(CAPTURE_CHOICES)} or None; got {capture!r}.")
         if not isinstance(capture_every, int) or capture_every < 1:
             raise ZlensError(f"capture_every must be an integer >= 1; got {capture_every!r}.")
         if isinstance(x, TrainingData):  # already prepared by zlens.fit
@@ -206,6 +207,11 @@ class TappedAutoencoder(keras.Model):
                 x, y, batch_size=batch_size or 32, shuffle=shuffle, seed=seed,
                 input_shape=self.autoencoder.input_shape[1:], n_samples=n_samples,
             )
+        if capture is None:
+            self._detach_recorder()
+            self.run = None
+            return super().fit(data.train, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                               validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False, **kwargs)
         kinds = CAPTURE_CHOICES[capture]
         self._attach_recorder(data, kinds)
         if writer is None:
@@ -229,7 +235,11 @@ class TappedAutoencoder(keras.Model):
             rec = LatentRecorder(self._tap_model, shapes, data.n_samples, kinds, self.distribute_strategy)
             object.__setattr__(self, "_recorder", rec)
             self.train_function = None  # retrace: the step now writes into the new buffers
-        return None
+
+    def _detach_recorder(self) -> None:
+        if self._recorder is not None:
+            object.__setattr__(self, "_recorder", None)
+            self.train_function = None  # retrace: the step no longer scatters
 
 
 def _join(encoder: keras.Model, decoder: keras.Model) -> tuple[keras.Model, str]:
