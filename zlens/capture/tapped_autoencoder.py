@@ -83,6 +83,7 @@ class TappedAutoencoder(keras.Model):
         object.__setattr__(self, "_tap_model", tap_model)
         object.__setattr__(self, "_recorder", None)
         object.__setattr__(self, "_encoder", None)
+        object.__setattr__(self, "_resident", None)
         self.run = None
         self.built = True  # the wrapped functional model is built: so is this one
 
@@ -129,7 +130,11 @@ class TappedAutoencoder(keras.Model):
 
     # -- the compiled steps ---------------------------------------------------------------
     def train_step(self, data):
-        x, y, idx = _unpack_indexed(data)
+        if _is_index(data):  # index batches over samples kept on the device
+            idx = data
+            x = y = tf.gather(self._resident, idx)
+        else:
+            x, y, idx = _unpack_indexed(data)
         with tf.GradientTape() as tape:
             outputs = self._tap_model(x, training=True)
             y_pred = outputs["reconstruction"]
@@ -169,6 +174,7 @@ class TappedAutoencoder(keras.Model):
         capture_every: int = 1,
         seed: int | None = None,
         n_samples: int | None = None,
+        resident_bytes: int = 0,
         labels=None,
         writer=None,
         **kwargs,
@@ -186,6 +192,8 @@ class TappedAutoencoder(keras.Model):
             capture_every: keep every Kth epoch (the last epoch is always kept).
             seed: seeds the shuffle order of the indexed data.
             n_samples: N, for a pre-indexed dataset (otherwise counted once).
+            resident_bytes: keep an in-memory array of up to this size on the device for the
+                whole fit, so each step gathers its batch there (the fast path; 0 = off).
             labels: one label per sample, kept with the latents in `self.run`.
             writer: where captured epochs go (a `zlens.run_writer.RunWriter`); in memory by default.
 
@@ -206,7 +214,9 @@ class TappedAutoencoder(keras.Model):
             data = prepare_training_data(
                 x, y, batch_size=batch_size or 32, shuffle=shuffle, seed=seed,
                 input_shape=self.autoencoder.input_shape[1:], n_samples=n_samples,
+                resident_bytes=resident_bytes if self._distribute_strategy is None else 0,
             )
+        self._hold_resident(data.resident)
         if capture is None:
             self._detach_recorder()
             self.run = None
@@ -236,6 +246,17 @@ class TappedAutoencoder(keras.Model):
             object.__setattr__(self, "_recorder", rec)
             self.train_function = None  # retrace: the step now writes into the new buffers
 
+    def _hold_resident(self, x: np.ndarray | None) -> None:
+        """Keep `x` in a device variable for the step to gather from (None: release it)."""
+        held = self._resident
+        if x is None:
+            object.__setattr__(self, "_resident", None)
+        elif held is not None and tuple(held.shape) == x.shape:
+            held.assign(x)
+        else:
+            object.__setattr__(self, "_resident", tf.Variable(x, trainable=False, name="zlens_samples"))
+            self.train_function = None
+
     def _detach_recorder(self) -> None:
         if self._recorder is not None:
             object.__setattr__(self, "_recorder", None)
@@ -252,7 +273,8 @@ def _join(encoder: keras.Model, decoder: keras.Model) -> tuple[keras.Model, str]
 
 
 def _is_index(t) -> bool:
-    return t is not None and t.dtype.is_integer and len(t.shape) == 1
+    """Whether `t` is a batch of sample indices (an integer vector)."""
+    return hasattr(t, "dtype") and t.dtype.is_integer and len(t.shape) == 1
 
 
 def _unpack_indexed(data):

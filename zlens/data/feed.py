@@ -12,21 +12,27 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from zlens.data.indexed import count_samples, index_array, index_dataset
+from zlens.data.indexed import count_samples, index_array, index_batches, index_dataset
 from zlens.data.validate import check_samples
 from zlens.errors import DataError
 
 CONSISTENT_BATCH = 1024
+RESIDENT_BYTES = 2 * 1024**3
 
 
 @dataclass
 class TrainingData:
-    """Indexed datasets for one `fit`: `train` yields `(x, y, idx)`, `consistent` `(x, idx)`."""
+    """Indexed datasets for one `fit`: `train` yields `(x, y, idx)`, `consistent` `(x, idx)`.
+
+    When `resident` is set, the samples live on the device for the whole fit and `train`
+    yields only index batches: the step gathers its rows itself (no per-batch input copy).
+    """
 
     train: tf.data.Dataset
     consistent: tf.data.Dataset
     n_samples: int
     x: np.ndarray | None = None
+    resident: np.ndarray | None = None
 
 
 def prepare_training_data(
@@ -38,11 +44,14 @@ def prepare_training_data(
     seed: int | None = None,
     input_shape: Sequence[int | None] | None = None,
     n_samples: int | None = None,
+    resident_bytes: int = 0,
 ) -> TrainingData:
     """Validate `x` (and `y`) once and build the indexed training and consistent datasets.
 
     `x` may be an array (N, ...), an unbatched dataset of samples (or of `(x, y)` pairs),
-    or batches already indexed as `(x, idx)` / `(x, y, idx)`.
+    or batches already indexed as `(x, idx)` / `(x, y, idx)`. An in-memory array of at most
+    `resident_bytes` (and no separate `y`) is kept on the device: `train` then yields index
+    batches only (see `TrainingData`).
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise DataError(f"batch_size must be an integer >= 1; got {batch_size!r}.")
@@ -55,9 +64,13 @@ def prepare_training_data(
         y = check_samples(y, name="y")
         if len(y) != len(x):
             raise DataError(f"`y` has {len(y)} samples but `x` has {len(x)}; they must match.")
-    train = index_array(x, batch_size, shuffle=shuffle, seed=seed, y=x if y is None else y)
     consistent = index_array(x, max(batch_size, CONSISTENT_BATCH), shuffle=False)
+    if y is None and not isinstance(x, np.memmap) and x.nbytes <= resident_bytes:
+        train = index_batches(len(x), batch_size, shuffle, seed).prefetch(tf.data.AUTOTUNE)
+        return TrainingData(train, consistent, len(x), x, resident=x)
+    train = index_array(x, batch_size, shuffle=shuffle, seed=seed, y=x if y is None else y)
     return TrainingData(train, consistent, len(x), x)
+
 
 
 def _from_dataset(ds, batch_size, shuffle, seed, input_shape, n_samples) -> TrainingData:

@@ -31,13 +31,9 @@ def index_array(
         >>> [idx.numpy().tolist() for _, idx in ds]
         [[0, 1], [2, 3], [4]]
     """
-    n = len(x)
     x_t = tf.constant(x)
     y_t = None if y is None else tf.constant(y)
-    ds = tf.data.Dataset.range(n)
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    ds = index_batches(len(x), batch_size, shuffle, seed)
     if y_t is None:
         ds = ds.map(lambda idx: (tf.gather(x_t, idx), idx), num_parallel_calls=tf.data.AUTOTUNE)
     else:
@@ -46,6 +42,14 @@ def index_array(
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def index_batches(n: int, batch_size: int, shuffle: bool = True, seed: int | None = None) -> tf.data.Dataset:
+    """Batches of sample indices 0..n-1, in a new order every epoch when `shuffle`."""
+    ds = tf.data.Dataset.range(n)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size)
 
 
 def index_dataset(

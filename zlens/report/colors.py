@@ -1,0 +1,71 @@
+"""Point colours from labels, shared by the figures, the GIF and the page's canvas.
+
+Classes get a categorical palette with a legend; continuous labels a colour map; no labels one colour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zlens.report.analysis import class_labels
+
+PLAIN = "#1f77b4"
+
+
+@dataclass
+class Coloring:
+    """Each sample's colour and the legend that explains it.
+
+    `codes[i]` indexes `palette` for sample i (classes, or 64 bins of a continuous label);
+    `legend` is a list of (text, hex colour) pairs; `title` says what the colours are.
+    """
+
+    codes: np.ndarray  # (N,) int
+    palette: list[str]  # hex colours
+    legend: list[tuple[str, str]]
+    title: str
+
+    def rgba(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """(n, 4) RGBA floats for the samples `indices` (default all), for matplotlib."""
+        from matplotlib.colors import to_rgba_array
+
+        codes = self.codes if indices is None else self.codes[indices]
+        return to_rgba_array(self.palette)[codes]
+
+
+def label_coloring(labels: np.ndarray | None, n_samples: int) -> Coloring:
+    """Colours for `labels`: a palette per class, a colour map for continuous values, or one colour.
+
+    Example:
+        >>> label_coloring(np.array([0, 1, 1]), 3).legend
+        [('0', '#1f77b4'), ('1', '#ff7f0e')]
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    if labels is None:
+        return Coloring(np.zeros(n_samples, dtype=np.int64), [PLAIN], [], "no labels")
+    classes = class_labels(labels)
+    if classes is not None:
+        codes, names = classes
+        k = len(names)
+        if k <= 10:
+            palette = [to_hex(c) for c in colormaps["tab10"].colors[:k]]
+        elif k <= 20:
+            palette = [to_hex(c) for c in colormaps["tab20"].colors[:k]]
+        else:
+            palette = [to_hex(colormaps["turbo"](v)) for v in np.linspace(0.05, 0.95, k)]
+        return Coloring(codes.astype(np.int64), palette, [(str(n), c) for n, c in zip(names, palette)], "label")
+    values = np.asarray(labels)
+    if values.dtype.kind not in "iuf":  # many distinct strings: not worth a legend
+        codes = np.unique(values, return_inverse=True)[1].reshape(-1) % 20
+        palette = [to_hex(c) for c in colormaps["tab20"].colors]
+        return Coloring(codes.astype(np.int64), palette, [], f"label ({len(np.unique(values))} distinct values)")
+    values = values.astype(np.float64)
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    scaled = np.zeros_like(values) if hi == lo else (values - lo) / (hi - lo)
+    codes = np.clip(np.nan_to_num(scaled) * 63, 0, 63).round().astype(np.int64)
+    palette = [to_hex(colormaps["viridis"](v)) for v in np.linspace(0, 1, 64)]
+    return Coloring(codes, palette, [(f"{lo:.4g}", palette[0]), (f"{hi:.4g}", palette[-1])], "label (continuous)")
