@@ -24,7 +24,7 @@ from zlens.capture.taps import (
     resolve_latent,
     tap_row_shapes,
 )
-from zlens.data.feed import TrainingData, prepare_training_data
+from zlens.data.feed import RESIDENT_BYTES, TrainingData, prepare_training_data
 from zlens.data.validate import check_labels
 from zlens.errors import ModelError, ZlensError
 
@@ -174,7 +174,7 @@ class TappedAutoencoder(keras.Model):
         capture_every: int = 1,
         seed: int | None = None,
         n_samples: int | None = None,
-        resident_bytes: int = 0,
+        resident_bytes: int = RESIDENT_BYTES,
         labels=None,
         writer=None,
         **kwargs,
@@ -193,7 +193,8 @@ class TappedAutoencoder(keras.Model):
             seed: seeds the shuffle order of the indexed data.
             n_samples: N, for a pre-indexed dataset (otherwise counted once).
             resident_bytes: keep an in-memory array of up to this size on the device for the
-                whole fit, so each step gathers its batch there (the fast path; 0 = off).
+                whole fit, so each step gathers its batch there (the fast path; default 2 GiB;
+                0 = feed every batch through tf.data).
             labels: one label per sample, kept with the latents in `self.run`.
             writer: where captured epochs go (a `zlens.run_writer.RunWriter`); in memory by default.
 

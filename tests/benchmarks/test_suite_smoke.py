@@ -1,0 +1,74 @@
+"""The benchmark suite's plumbing on a toy size: every row, the table and the JSON.
+
+Benchmarks are not tests: nothing here looks at a timing, only at the shape of the results.
+"""
+
+import json
+
+import pytest
+
+from benchmarks.__main__ import main
+from benchmarks.suite import ROWS, run_suite, select
+from benchmarks.table import render
+from benchmarks.work import Sizes
+
+TOY = Sizes(n_train=512, n_stream=4096, repeats=1, encode_batch=256, stream_batch=1024)
+
+
+@pytest.fixture(scope="module")
+def result():
+    return run_suite(TOY, rate_seconds=0.02, log=lambda _: None)
+
+
+def test_every_row_is_reported_with_ratios(result):
+    rows = {row["key"]: row for section in result["sections"] for row in section["rows"]}
+    assert set(rows) == {row.key for row in ROWS}
+    for row in rows.values():
+        if row["skipped"]:  # only the optional PyTorch rows may be skipped
+            assert row["key"].startswith(("torch", "encode-torch"))
+            continue
+        assert len(row["samples"]) == TOY.repeats
+        assert row["min"] <= row["median"] <= row["max"]
+        assert row["ratio_to_zlens"] > 0 and row["ratio_to_limit"] > 0
+
+
+def test_limits_are_positive_and_explained(result):
+    limits = {s["name"]: s["limit"] for s in result["sections"]}
+    medians = {row["key"]: row["median"] for s in result["sections"] for row in s["rows"]}
+    assert all(medians[key] > 0 for key in limits.values())
+    rep = result["info"]["limit"]["reps"][0]
+    assert rep["limit"]["limit_from"] in ("numpy", "tensorflow")
+    assert rep["limit"]["numpy_gflops"] > 0 and rep["limit"]["tensorflow_gflops"] > 0
+
+
+def test_streaming_child_reports_its_own_peak_rss(result):
+    stream = result["info"]["stream-zlens"]
+    assert stream["peak_rss_bytes"] > 0
+    assert stream["outputs_match"] is True
+
+
+def test_table_and_json_carry_the_same_rows_and_targets(result):
+    text = render(result)
+    assert "training: seconds per epoch" in text and "targets (issue 4):" in text
+    for row in ROWS:
+        assert row.label[:40] in text
+    again = json.loads(json.dumps(result))
+    assert [t["target"] for t in again["targets"]] == [t["target"] for t in result["targets"]]
+    assert all(t["met"] in (True, False, None) for t in again["targets"])
+
+
+def test_rows_selection_keeps_the_limits_and_rejects_unknown_names(capsys):
+    from benchmarks import limit, rows_classic
+
+    assert select(["classic"]) == [rows_classic.classic_probe, limit.limit_probe]
+    assert main(["--rows", "no-such-row"]) == 2
+    assert "unknown rows" in capsys.readouterr().err
+
+
+def test_gpu_request_without_a_gpu_is_a_clear_error(capsys):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU: --device gpu would run the suite")
+    assert main(["--device", "gpu", "--rows", "classic"]) == 2
+    assert "no GPU" in capsys.readouterr().err
