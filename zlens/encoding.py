@@ -6,22 +6,31 @@ preallocated output, so memory is the output plus one batch.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
-from zlens.data.validate import check_samples
+from zlens.data.validate import check_block, check_samples
 from zlens.errors import ModelError
 
+DEFAULT_BATCH = 4096
+_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
-def encode(model, x, *, batch_size: int = 1024, latent: str | None = None) -> np.ndarray:
+
+def encode(model, x, *, batch_size: int = DEFAULT_BATCH, latent: str | None = None) -> np.ndarray:
     """Encode `x` with `model`'s encoder and return z, shape (N, d), row i = x[i].
+
+    The encoder is compiled once per model (one trace for every batch size, the partial last
+    batch included) and reused by later calls; `x` is read block by block, so a
+    memory-mapped array is never loaded whole and integer pixels are converted per block.
 
     Args:
         model: a `TappedAutoencoder`, a `zlens.Run` (its trained model), a Keras autoencoder
             whose latent layer is named "z" (or given by `latent`), or an encoder model.
         x: samples (N, ...) as an array or memory-mapped array, or an unbatched
             `tf.data.Dataset` of samples.
-        batch_size: rows per compiled call (default 1024).
+        batch_size: rows per compiled call (default 4096).
         latent: the latent layer's name, for a plain Keras autoencoder.
 
     Example:
@@ -29,21 +38,35 @@ def encode(model, x, *, batch_size: int = 1024, latent: str | None = None) -> np
         >>> z.shape
         (len(x_new), d)
     """
-    encoder = _encoder_of(model, latent)
-    fn = tf.function(lambda xb: encoder(xb, training=False), reduce_retracing=True)
+    encoder, fn = compiled_encoder(model, latent)
     if isinstance(x, tf.data.Dataset):
-        parts = [fn(batch).numpy() for batch in x.batch(batch_size).prefetch(2)]
+        parts = [fn(tf.cast(batch, tf.float32)).numpy() for batch in x.batch(batch_size).prefetch(2)]
         if not parts:
             raise ModelError("the dataset to encode is empty.")
         return np.concatenate(parts)
-    x = check_samples(x, expected_shape=encoder.input_shape[1:])
-    out = None
+    check_samples(x[:1] if hasattr(x, "shape") and len(getattr(x, "shape", ())) > 1 else x,
+                  expected_shape=encoder.input_shape[1:])
+    x = x if hasattr(x, "shape") else np.asarray(x)
+    out = np.empty((len(x), *encoder.output.shape[1:]), dtype=np.float32)
     for start in range(0, len(x), batch_size):
-        z = fn(tf.constant(x[start : start + batch_size])).numpy()
-        if out is None:
-            out = np.empty((len(x), *z.shape[1:]), dtype=z.dtype)
-        out[start : start + len(z)] = z
+        block = check_block(x[start : start + batch_size], start)
+        out[start : start + len(block)] = fn(block).numpy()
     return out
+
+
+def compiled_encoder(model, latent: str | None = None):
+    """`(encoder, fn)`: the model's encoder and its compiled inference function, cached per model."""
+    cached = _COMPILED.get(model)
+    if cached is None:
+        encoder = _encoder_of(model, latent)
+        spec = tf.TensorSpec((None, *encoder.input_shape[1:]), tf.float32)
+        fn = tf.function(lambda xb: encoder(xb, training=False), input_signature=[spec])
+        cached = (encoder, fn)
+        try:
+            _COMPILED[model] = cached
+        except TypeError:  # not weak-referenceable: compile per call
+            pass
+    return cached
 
 
 def _encoder_of(model, latent: str | None):
@@ -64,7 +87,7 @@ def _encoder_of(model, latent: str | None):
     return TappedAutoencoder(model, latent=latent).encoder
 
 
-def encode_to_file(model, source, out, *, batch_size: int = 4096, progress=None) -> tuple[int, ...]:
+def encode_to_file(model, source, out, *, batch_size: int = DEFAULT_BATCH, progress=None) -> tuple[int, ...]:
     """Encode a `DataSource` block by block into `out` (.npy, .csv or .parquet), memory bounded.
 
     Reads `batch_size` rows at a time (a memory-mapped `.npy` is never loaded whole), writes
@@ -77,20 +100,19 @@ def encode_to_file(model, source, out, *, batch_size: int = 4096, progress=None)
     """
     from zlens.export import MatrixWriter
 
-    encoder = _encoder_of(model, None)
+    encoder, fn = compiled_encoder(model)
     expected = tuple(encoder.input_shape[1:])
     if tuple(source.sample_shape) != expected:
         raise ModelError(
             f"{source.name} has samples of shape {tuple(source.sample_shape)} but the model encodes "
             f"samples of shape {expected}" + (" (try --flatten)" if len(source.sample_shape) > len(expected) else ".")
         )
-    fn = tf.function(lambda xb: encoder(xb, training=False), reduce_retracing=True)
     d = tuple(encoder.output.shape[1:])
     with MatrixWriter(out, n_rows=source.n_samples, row_shape=d, name="z", labels=source.labels) as writer:
         start = 0
         for block in source.batches(batch_size):
-            block = check_samples(block, name=source.name)
-            writer.write(start, fn(tf.constant(block)).numpy())
+            block = check_block(block, start, name=source.name)
+            writer.write(start, fn(block).numpy())
             start += len(block)
             if progress is not None:
                 progress(start)

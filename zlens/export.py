@@ -31,7 +31,7 @@ def format_of(path: str | Path, to: str | None = None) -> str:
 class MatrixWriter:
     """Write an (N, ...) matrix block by block, with memory bounded by one block.
 
-    `.npy` rows go into a memory-mapped file; CSV and Parquet rows become a table with an
+    `.npy` rows are appended after the header; CSV and Parquet rows become a table with an
     `index` column, a `label` column when labels are given, and one column per value
     (`z_0 ... z_{d-1}`, or `recon_error` for a scalar tap). Use as a context manager: the
     file is renamed into place only when the block writes completed without error.
@@ -56,9 +56,11 @@ class MatrixWriter:
         self._sink = None
 
     def __enter__(self) -> "MatrixWriter":
-        if self.format == "npy":
-            self._sink = np.lib.format.open_memmap(self._tmp, mode="w+", dtype=np.float32,
-                                                   shape=(self.n_rows, *self.row_shape))
+        if self.format == "npy":  # header, then rows appended: no memory map, bounded memory
+            self._sink = open(self._tmp, "wb")
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                      "shape": (self.n_rows, *self.row_shape)}
+            np.lib.format.write_array_header_1_0(self._sink, header)
         return self
 
     def write(self, start: int, block: np.ndarray) -> None:
@@ -66,19 +68,14 @@ class MatrixWriter:
         if start != self.rows_written:
             raise ValueError(f"blocks must be written in order: expected row {self.rows_written}, got {start}")
         if self.format == "npy":
-            self._sink[start : start + len(block)] = block
+            self._sink.write(np.ascontiguousarray(block, dtype=np.float32).tobytes())
         else:
             self._write_table_block(start, np.asarray(block))
         self.rows_written += len(block)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            if self.format == "npy" and self._sink is not None:
-                self._sink.flush()
-                self._sink = None
-            elif self.format == "csv" and self._sink is not None:
-                self._sink.close()
-            elif self.format == "parquet" and self._sink is not None:
+            if self._sink is not None:
                 self._sink.close()
         finally:
             if exc_type is None and self.rows_written == self.n_rows:

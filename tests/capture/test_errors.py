@@ -60,3 +60,13 @@ def test_conv_model_trains_on_images():
     images = rng.random((30, 8, 8), dtype=np.float32)
     run = zlens.fit("conv", images, epochs=1, batch_size=8, encoding_dim=4, seed=0, capture="both")
     assert run.z().shape == (30, 4) and run.recon_error().shape == (30,)
+
+
+def test_encode_names_the_first_bad_sample_across_blocks():
+    model = zlens.TappedAutoencoder(zlens.models.dense(12, 2))
+    x = np.zeros((50, 12), "float32")
+    x[37, 3] = np.inf
+    with pytest.raises(DataError, match="first at sample 37"):
+        zlens.encode(model, x, batch_size=16)
+    with pytest.raises(DataError, match=r"expects samples of shape \(N, 12\)"):
+        zlens.encode(model, np.zeros((5, 13), "float32"))

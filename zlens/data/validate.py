@@ -60,6 +60,16 @@ def check_samples(
     return arr
 
 
+def check_block(block: np.ndarray, start: int, *, name: str = "x", dtype=np.float32) -> np.ndarray:
+    """One block of rows `start:start+len(block)` of already-checked samples, as `dtype` and finite.
+
+    For streaming passes (encode) that validate as they read instead of reading twice.
+    """
+    block = np.asarray(block, dtype=dtype)
+    _check_finite(block, name, offset=start)
+    return block
+
+
 def check_labels(labels, n_samples: int, *, name: str = "labels") -> np.ndarray | None:
     """Return `labels` as a 1-D array of length `n_samples`, or raise one clear `DataError`."""
     if labels is None:
@@ -91,14 +101,14 @@ def _check_sample_shape(shape: tuple, expected: tuple, name: str) -> None:
         )
 
 
-def _check_finite(arr: np.ndarray, name: str) -> None:
+def _check_finite(arr: np.ndarray, name: str, offset: int = 0) -> None:
     if arr.dtype.kind not in "f":
         return
     for start in range(0, arr.shape[0], _CHUNK_ROWS):
         chunk = np.asarray(arr[start : start + _CHUNK_ROWS])
         if not np.isfinite(chunk).all():
             bad = np.argwhere(~np.isfinite(chunk))[0]
-            row = start + int(bad[0])
+            row = offset + start + int(bad[0])
             raise DataError(
                 f"`{name}` contains NaN or Inf (first at sample {row}); "
                 "clean or impute the data before training."

@@ -109,6 +109,7 @@ JS = r"""
     var groups = buckets(d.c, d.palette.length), r = d.x.length > 2000 ? 2 : 3;
     axes(c, lims, d.xlabel, d.ylabel, "");
     state.scatterPoints = points(c, s, d.x, d.y, groups, d.palette, r);
+    state.scatterXY = function (i) { return [s.x(d.x[i]), s.y(d.y[i])]; };  // for tests: a point's position
     var tip = document.getElementById("zl-tip");
     canvas.addEventListener("mousemove", function (ev) {
       var box = canvas.getBoundingClientRect(), mx = ev.clientX - box.left, my = ev.clientY - box.top;

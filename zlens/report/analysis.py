@@ -12,8 +12,8 @@ import numpy as np
 
 from zlens.report.sampling import count
 
-KNN_MAX_SAMPLES = 10_000  # k-NN is fitted and scored on at most this many samples per epoch
-SILHOUETTE_MAX_SAMPLES = 2_000  # silhouette is O(n^2): at most this many samples per epoch
+KNN_MAX_SAMPLES = 5_000  # k-NN is fitted and scored on at most this many samples per epoch
+SILHOUETTE_MAX_SAMPLES = 1_000  # silhouette is O(n^2): at most this many samples per epoch
 MAX_CLASSES = 100  # more distinct labels than this are treated as continuous values
 KNN_K = 5
 TEST_FRACTION = 0.25

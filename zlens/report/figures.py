@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from zlens.errors import ZlensError
 from zlens.report.analysis import Movement, Separation, movement_scores, separation_scores
@@ -91,6 +92,7 @@ def loss_curves(run) -> Figure:
     else:
         _empty(bottom, "no drift: the run did not capture both kinds (capture='both')")
     bottom.set(xlabel="epoch", ylabel="drift")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 
@@ -147,6 +149,7 @@ def separation_curve(run, kind: str | None = None, *, scores: Separation | None 
     bottom.plot(sep.epochs, sep.silhouette, marker=marker, ms=3, color="#ff7f0e")
     bottom.axhline(0, color="0.5", lw=0.8)
     bottom.set(xlabel="epoch", ylabel="silhouette")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(sep.describe(), fontsize=8, wrap=True)
     return fig
 
@@ -205,13 +208,13 @@ def movement(run, kind: str | None = None, n: int = 10, *, scores: Movement | No
         right.scatter(moved.error_first, moved.error_last, s=4, linewidths=0, color="0.6")
         top = moved.top("error", n)
         right.scatter(moved.error_first[top], moved.error_last[top], s=16, color="#d62728")
-        for i in top:
+        for i in top[:5]:
             right.annotate(f"#{i}", (moved.error_first[i], moved.error_last[i]), fontsize=7,
                            xytext=(3, 3), textcoords="offset points")
         lim = [min(moved.error_first.min(), moved.error_last.min()), max(moved.error_first.max(), moved.error_last.max())]
         right.plot(lim, lim, color="k", lw=0.6, ls="--")
         right.set(xlabel=f"error at epoch {moved.first_epoch}", ylabel=f"error at epoch {moved.last_epoch}",
-                  title=f"reconstruction error; the {len(top)} biggest changes in red")
+                  title=f"reconstruction error; the {len(top)} biggest changes in red (top 5 numbered)")
     return fig
 
 

@@ -25,6 +25,8 @@ from zlens.report import figures
 
 GIF_NAME = "latent_motion.gif"
 FPS = 4
+NAV = (("summary", "Summary"), ("loss", "Loss"), ("latent", "Latent space"), ("motion", "Motion"),
+       ("reconstructions", "Reconstructions"), ("errors", "Errors"), ("separation", "Separation"))
 
 
 def build_report(run_or_path, out_html: str | Path | None = None, *, epoch: int = -1, method: str = "pca",
@@ -89,8 +91,7 @@ def build_report(run_or_path, out_html: str | Path | None = None, *, epoch: int 
     seconds = time.perf_counter() - started
     body.append(h.note(f"Built by zlens in {seconds:.1f} s. Numbers use all {count(run.n_samples)} samples "
                        "unless a note beside them says otherwise."))
-    nav = [("summary", "Summary"), ("loss", "Loss"), ("latent", "Latent space"), ("motion", "Motion"),
-           ("reconstructions", "Reconstructions"), ("errors", "Errors"), ("separation", "Separation")]
+    nav = [(anchor, text) for anchor, text in NAV if any(f'<section id="{anchor}">' in b for b in body)]
     title = f"zlens report: {run.path.name if run.path else 'run'}"
     header = h.note(f"{run.path or 'in-memory run'} · status {run.status} · {count(run.n_samples)} samples · "
                     f"z of {len(run.epochs)} captured epochs ({', '.join(run.kinds)})")
@@ -156,6 +157,8 @@ def _summary(run, kind, epoch, pts, sep, warnings) -> str:
         at = sep.epochs.index(epoch)
         rows.append((f"{sep.k}-NN held-out accuracy, epoch {epoch}", f"{sep.knn_accuracy[at]:.3f}"))
         rows.append((f"silhouette, epoch {epoch}", h.fmt(sep.silhouette[at], 3)))
+        if sep.notes:
+            rows.append(("separation computed on", "; ".join(sep.notes) + " (see Label separation)"))
     parts = [h.note(w, "warn") for w in warnings]
     if len(pts.indices) < run.n_samples:
         parts.append(h.note(f"Drawing {count(len(pts.indices))} of {count(run.n_samples)} points; "

@@ -25,10 +25,15 @@ def check_method(method: str) -> str:
     name = str(method).lower().replace("-", "")
     if name not in METHODS:
         raise ZlensError(f"projection method must be one of {', '.join(METHODS)}; got {method!r}.")
-    if name == "umap" and importlib.util.find_spec("umap") is None:
+    if name == "umap" and not umap_installed():
         raise ZlensError('method="umap" needs the optional package umap-learn: pip install "zlens[umap]" '
                          '(or use method="pca" or "tsne").')
     return name
+
+
+def umap_installed() -> bool:
+    """Whether the optional `umap-learn` package can be imported (the `zlens[umap]` extra)."""
+    return importlib.util.find_spec("umap") is not None
 
 
 class Projection:
