@@ -22,7 +22,7 @@ _LAZY = {
     "Run": "zlens.run",
     "TappedAutoencoder": "zlens.capture.tapped_autoencoder",
 }
-_MODULES = ("models", "capture", "data", "store")
+_MODULES = ("models", "capture", "data", "store", "report", "plot")
 
 __all__ = [*_LAZY, *_MODULES, "ZlensError", "DataError", "ModelError", "RunError", "__version__"]
 

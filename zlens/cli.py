@@ -70,15 +70,40 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("--batch-size", type=int, default=4096)
     encode.add_argument("--quiet", action="store_true")
 
-    export = sub.add_parser("export", help="write a captured matrix to npy / csv / parquet",
+    export = sub.add_parser("export", help="write a captured matrix to npy / csv / parquet / TensorBoard's projector",
                             description="Write one tap of one captured epoch, with sample index and labels in tables.")
     export.add_argument("run", metavar="RUN")
-    export.add_argument("--to", choices=("npy", "csv", "parquet"), default=None, help="format (default: from --out)")
+    export.add_argument("--to", choices=("npy", "csv", "parquet", "projector"), default=None,
+                        help="format (default: from --out); projector: a folder for TensorBoard's Embedding Projector")
+    export.add_argument("--binary", action="store_true", help="projector: the tensor as float32 bytes instead of TSV")
     export.add_argument("--tap", default="z", help="tap name (default z)")
     export.add_argument("--epoch", type=int, default=-1, help="epoch number (default -1: the last captured)")
     export.add_argument("--kind", choices=("in-flight", "consistent"), default=None, help="default: the run's kind")
     export.add_argument("--out", metavar="FILE", required=True)
     export.add_argument("--quiet", action="store_true")
+
+    report = sub.add_parser("report", help="a self-contained HTML page of the run (+ an animated GIF)",
+                            description="Write RUN/report.html: loss and drift, the latent space and how it moved, "
+                                        "reconstruction errors, label separation. Opens nothing unless --open.")
+    report.add_argument("run", metavar="RUN")
+    report.add_argument("--out", metavar="FILE", default=None, help="the page (default RUN/report.html)")
+    report.add_argument("--epoch", type=int, default=-1, help="epoch of the scatter (default -1: the last)")
+    report.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca", help="2-D projection (default pca)")
+    report.add_argument("--kind", choices=("in-flight", "consistent"), default=None)
+    report.add_argument("--max-points", type=int, default=5000, help="points drawn (numbers use all samples)")
+    report.add_argument("--no-gif", action="store_true", help="skip the GIF beside the page")
+    report.add_argument("--open", action="store_true", help="open the page in a browser")
+    report.add_argument("--quiet", action="store_true")
+
+    plot = sub.add_parser("plot", help="one figure of the latent space, for papers",
+                          description="Save the 2-D latent scatter of one epoch (coloured by label) as an image.")
+    plot.add_argument("run", metavar="RUN")
+    plot.add_argument("--epoch", type=int, default=-1)
+    plot.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca")
+    plot.add_argument("--kind", choices=("in-flight", "consistent"), default=None)
+    plot.add_argument("--max-points", type=int, default=20000)
+    plot.add_argument("--out", metavar="FILE", required=True, help="image file (.png, .pdf, .svg)")
+    plot.add_argument("--quiet", action="store_true")
 
     info = sub.add_parser("info", help="what a run holds: epochs, taps, shapes, metrics, status")
     info.add_argument("run", metavar="RUN")

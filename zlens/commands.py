@@ -105,6 +105,8 @@ def export(args) -> int:
     import zlens
     from zlens.export import export_tap, format_of
 
+    if args.to == "projector":
+        return _export_projector(args)
     format_of(args.out, args.to)
     run = zlens.open_run(args.run)
     epoch = run.epochs[run.slot_of(args.epoch)]
@@ -113,6 +115,53 @@ def export(args) -> int:
     if not args.quiet:
         shape = (run.n_samples, *run.taps[args.tap])
         print(f"zlens: wrote {args.tap} of epoch {epoch} ({kind}), shape {shape}, to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _export_projector(args) -> int:
+    import zlens
+    from zlens.report.projector import export_projector
+
+    out = export_projector(zlens.open_run(args.run), args.out, epoch=args.epoch, kind=args.kind, tap=args.tap,
+                           binary=args.binary)
+    if not args.quiet:
+        print(f"zlens: wrote TensorBoard projector files to {out} (tensorboard --logdir {out})", file=sys.stderr)
+    return 0
+
+
+def report(args) -> int:
+    """`zlens report`: the self-contained HTML page of a run."""
+    _check_positive(max_points=args.max_points)
+    from zlens.report import build_report
+
+    path = build_report(args.run, args.out, epoch=args.epoch, method=args.method, max_points=args.max_points,
+                        kind=args.kind, gif=not args.no_gif)
+    if not args.quiet:
+        print(f"zlens: wrote {path}", file=sys.stderr)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(Path(path).resolve().as_uri())
+    return 0
+
+
+def plot(args) -> int:
+    """`zlens plot`: one latent scatter figure saved to a file."""
+    _check_positive(max_points=args.max_points)
+    import zlens
+    from zlens.report.figures import latent_scatter
+
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise ZlensError(f"cannot write {str(out)!r}: folder {str(out.parent)!r} does not exist.")
+    run = zlens.open_run(args.run)
+    fig = latent_scatter(run, epoch=args.epoch, kind=args.kind, method=args.method, max_points=args.max_points)
+    try:
+        fig.savefig(out, dpi=200, bbox_inches="tight")
+    except ValueError as err:  # unknown image format
+        raise ZlensError(f"cannot write {str(out)!r}: {err}") from None
+    if not args.quiet:
+        print(f"zlens: wrote {out}", file=sys.stderr)
     return 0
 
 

@@ -55,6 +55,14 @@ def test_train_on_embedded_digits_then_info_export_encode(tmp_path):
     # the run's consistent z of the last epoch is the final model's encoding
     np.testing.assert_allclose(np.load(tmp_path / "z_new.npy"), g["consistent/z"][2][:100], rtol=1e-5, atol=1e-6)
 
+    proc = zlens("report", run)
+    page = (run / "report.html").read_text()
+    assert "report.html" in proc.stderr and "<canvas" in page and (run / "latent_motion.gif").exists()
+    zlens("plot", run, "--epoch", 1, "--out", tmp_path / "z.png", "--quiet")
+    assert (tmp_path / "z.png").read_bytes()[:4] == b"\x89PNG"
+    zlens("export", run, "--to", "projector", "--out", tmp_path / "projector", "--quiet")
+    assert (tmp_path / "projector" / "projector_config.pbtxt").exists()
+
 
 @pytest.mark.slow
 def test_train_on_a_keras_mnist_layout_npz(tmp_path):
@@ -86,6 +94,9 @@ def test_train_on_a_keras_mnist_layout_npz(tmp_path):
         (["export", "nowhere", "--out", "z.txt"], "choose a format"),
         (["encode", "nowhere", "--data", "x.npy", "--out", "z.npy"], "is not a zlens run directory"),
         (["train", "--resume", "nowhere"], "is not a zlens run directory"),
+        (["report", "nowhere"], "is not a zlens run directory"),
+        (["plot", "nowhere", "--out", "z.png"], "is not a zlens run directory"),
+        (["export", "nowhere", "--to", "projector", "--out", "p"], "is not a zlens run directory"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(args, message, tmp_path):

@@ -113,7 +113,7 @@ def test_bad_arguments_are_one_line_errors(small_run, tmp_path):
 
 def test_a_path_works_like_a_run(small_run, tmp_path):
     out = build_report(str(small_run.path), tmp_path / "from_path.html", gif=False)
-    assert "zlens report: small" in out.read_text()
+    assert f"zlens report: {small_run.path.name}" in out.read_text()
 
 
 def test_tsne_is_used_for_the_scatter_and_pca_holds_the_animation(tmp_path):

@@ -77,7 +77,7 @@ JS = r"""
     ctx.fillText(lims[3].toPrecision(3), PAD - 4, 22);
     ctx.textAlign = "center"; ctx.font = "12px sans-serif";
     ctx.fillText(xlabel, PAD + (w - PAD) / 2, h - PAD + 30);
-    if (title) { ctx.fillText(title, PAD + (w - PAD) / 2, h - 6); }
+    if (title) { ctx.textAlign = "right"; ctx.fillStyle = "#1d2330"; ctx.fillText(title, w - 18, 28); }
     ctx.save(); ctx.translate(14, 12 + (h - PAD) / 2); ctx.rotate(-Math.PI / 2);
     ctx.fillText(ylabel, 0, 0); ctx.restore();
   }
@@ -141,7 +141,9 @@ JS = r"""
     state.frameCount = F;
     function show(f) {
       var base = f * P * 2, sx = (lims[1] - lims[0]) / 65535, sy = (lims[3] - lims[2]) / 65535;
-      for (var j = 0; j < P; j++) { xs[j] = lims[0] + q[base + 2 * j] * sx; ys[j] = lims[2] + q[base + 2 * j + 1] * sy; }
+      for (var j = 0; j < P; j++) {
+        xs[j] = lims[0] + q[base + 2 * j] * sx; ys[j] = lims[2] + q[base + 2 * j + 1] * sy;
+      }
       axes(c, lims, d.xlabel, d.ylabel, "epoch " + d.epochs[f] + "  (" + (f + 1) + "/" + F + ")");
       points(c, s, xs, ys, groups, d.palette, P > 2000 ? 1.6 : 2.4);
       slider.value = f; label.textContent = "epoch " + d.epochs[f]; state.frameShown = f;

@@ -24,7 +24,7 @@ def safe_json(value: Any) -> str:
 
     Example:
         >>> safe_json({"label": "</script>"})
-        '{"label": "\\\\u003c/script\\\\u003e"}'
+        '{"label":"\\\\u003c/script\\\\u003e"}'
     """
     text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

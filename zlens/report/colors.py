@@ -57,7 +57,7 @@ def label_coloring(labels: np.ndarray | None, n_samples: int) -> Coloring:
             palette = [to_hex(c) for c in colormaps["tab20"].colors[:k]]
         else:
             palette = [to_hex(colormaps["turbo"](v)) for v in np.linspace(0.05, 0.95, k)]
-        return Coloring(codes.astype(np.int64), palette, [(str(n), c) for n, c in zip(names, palette)], "label")
+        return Coloring(codes.astype(np.int64), palette, [(_printable(n), c) for n, c in zip(names, palette)], "label")
     values = np.asarray(labels)
     if values.dtype.kind not in "iuf":  # many distinct strings: not worth a legend
         codes = np.unique(values, return_inverse=True)[1].reshape(-1) % 20
@@ -69,3 +69,8 @@ def label_coloring(labels: np.ndarray | None, n_samples: int) -> Coloring:
     codes = np.clip(np.nan_to_num(scaled) * 63, 0, 63).round().astype(np.int64)
     palette = [to_hex(colormaps["viridis"](v)) for v in np.linspace(0, 1, 64)]
     return Coloring(codes, palette, [(f"{lo:.4g}", palette[0]), (f"{hi:.4g}", palette[-1])], "label (continuous)")
+
+
+def _printable(value) -> str:
+    """A label as one line of text: tabs, newlines and other control characters become spaces."""
+    return "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in str(value))

@@ -211,7 +211,8 @@ def movement(run, kind: str | None = None, n: int = 10, *, scores: Movement | No
         for i in top[:5]:
             right.annotate(f"#{i}", (moved.error_first[i], moved.error_last[i]), fontsize=7,
                            xytext=(3, 3), textcoords="offset points")
-        lim = [min(moved.error_first.min(), moved.error_last.min()), max(moved.error_first.max(), moved.error_last.max())]
+        both = np.concatenate([moved.error_first, moved.error_last])
+        lim = [both.min(), both.max()]
         right.plot(lim, lim, color="k", lw=0.6, ls="--")
         right.set(xlabel=f"error at epoch {moved.first_epoch}", ylabel=f"error at epoch {moved.last_epoch}",
                   title=f"reconstruction error; the {len(top)} biggest changes in red (top 5 numbered)")

@@ -47,9 +47,6 @@ def export_projector(run, out_dir: str | Path, *, epoch: int | Sequence[int] = -
         >>> export_projector(zlens.open_run("runs/digits"), "tb/digits", epoch=[0, -1])
         >>> # then: tensorboard --logdir tb/digits   (Projector and Scalars tabs)
     """
-    from google.protobuf import text_format
-    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
-
     if isinstance(run, (str, os.PathLike)):
         from zlens.run_open import open_run
 
@@ -65,21 +62,41 @@ def export_projector(run, out_dir: str | Path, *, epoch: int | Sequence[int] = -
     out.mkdir(parents=True, exist_ok=True)
 
     _atomic_write(out / METADATA_NAME, metadata_tsv(run.n_samples, run.labels).encode("utf-8"))
-    config = ProjectorConfig()
+    entries = []
     array = run.tap_array(tap, kind)
     for e in epochs:
         values = np.asarray(array[run.slot_of(e)], dtype=np.float32).reshape(run.n_samples, -1)
-        name = f"{tap}_epoch{e:05d}_{kind}" + (".bytes" if binary else ".tsv")
+        name = re.sub(r"[^\w.-]", "_", f"{tap}_epoch{e:05d}_{kind}") + (".bytes" if binary else ".tsv")
         _atomic_write(out / name, values.astype("<f4").tobytes() if binary else tensor_tsv(values))
-        entry = config.embeddings.add()
-        entry.tensor_name = f"{tap} epoch {e} ({kind})"
-        entry.tensor_path = name
-        entry.metadata_path = METADATA_NAME
-        entry.tensor_shape.extend(values.shape)
-    _atomic_write(out / CONFIG_NAME, text_format.MessageToString(config).encode("utf-8"))
+        entries.append((f"{tap} epoch {e} ({kind})", name, values.shape))
+    _atomic_write(out / CONFIG_NAME, projector_config(entries).encode("utf-8"))
     if scalars:
         write_scalars(run, out / SCALARS_DIR)
     return out
+
+
+def projector_config(entries: Sequence[tuple[str, str, tuple[int, int]]]) -> str:
+    """`projector_config.pbtxt` text (a `ProjectorConfig` in protobuf text format), one entry per tensor.
+
+    Written directly, so exporting needs no TensorBoard install; TensorBoard parses it with
+    `text_format` into its `ProjectorConfig` (the tests check that).
+
+    Example:
+        >>> print(projector_config([("z epoch 1", "z.tsv", (3, 2))]), end="")
+        embeddings {
+          tensor_name: "z epoch 1"
+          tensor_path: "z.tsv"
+          metadata_path: "metadata.tsv"
+          tensor_shape: 3
+          tensor_shape: 2
+        }
+    """
+    blocks = []
+    for tensor_name, tensor_path, shape in entries:
+        lines = [f"  tensor_name: {_quoted(tensor_name)}", f"  tensor_path: {_quoted(tensor_path)}",
+                 f"  metadata_path: {_quoted(METADATA_NAME)}", *(f"  tensor_shape: {int(s)}" for s in shape)]
+        blocks.append("embeddings {\n" + "\n".join(lines) + "\n}\n")
+    return "".join(blocks)
 
 
 def tensor_tsv(values: np.ndarray) -> bytes:
@@ -94,7 +111,7 @@ def tensor_tsv(values: np.ndarray) -> bytes:
         raise ZlensError(f"the projector needs a 2-D tensor (samples x values); got shape {values.shape}.")
     if not np.all(np.isfinite(values)):
         raise ZlensError("the tensor holds NaN or infinite values, which the projector cannot read.")
-    lines = ["\t".join(f"{v:.8g}" for v in row) for row in values.tolist()]
+    lines = ["\t".join(f"{v:.9g}" for v in row) for row in values.tolist()]
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
@@ -102,10 +119,8 @@ def metadata_tsv(n_samples: int, labels: np.ndarray | None) -> str:
     """The projector's metadata TSV: `index<TAB>label` header + rows, or bare indices without labels.
 
     Example:
-        >>> print(metadata_tsv(2, np.array(["a\\tb", "c"])), end="")
-        index	label
-        0	a b
-        1	c
+        >>> metadata_tsv(2, np.array(["a\\tb", "c"])).splitlines()
+        ['index\\tlabel', '0\\ta b', '1\\tc']
     """
     if labels is None:
         return "".join(f"{i}\n" for i in range(n_samples))
@@ -135,6 +150,12 @@ def write_scalars(run, logdir: str | Path) -> Path:
     writer.flush()
     writer.close()
     return logdir
+
+
+def _quoted(text: str) -> str:
+    """A protobuf text-format string literal (C-style escapes)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
 
 
 def _clean(label) -> str:
