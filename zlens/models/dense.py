@@ -12,6 +12,7 @@ def dense(
     encoding_dim: int = 32,
     *,
     hidden: int = 128,
+    latent_activation: str | None = "relu",
     name: str = "dense_autoencoder",
 ) -> keras.Model:
     """The dense autoencoder of the classic Keras example, for inputs of any width.
@@ -24,6 +25,8 @@ def dense(
         input_dim: number of features per sample (784 for flattened MNIST).
         encoding_dim: size d of the latent code z (default 32).
         hidden: width of the hidden layers (default 128).
+        latent_activation: activation of z: "relu" as in the classic example (default), or
+            None for a linear code (relu units of a small z, d = 2 say, can die: stuck at 0).
         name: the model's name.
 
     Example:
@@ -36,7 +39,7 @@ def dense(
     check_positive("hidden", hidden)
     inputs = keras.Input(shape=(input_dim,), name="x")
     h = keras.layers.Dense(hidden, activation="relu", name="encoder_hidden")(inputs)
-    z = keras.layers.Dense(encoding_dim, activation="relu", name="z")(h)
+    z = keras.layers.Dense(encoding_dim, activation=latent_activation, name="z")(h)
     h = keras.layers.Dense(hidden, activation="relu", name="decoder_hidden")(z)
     outputs = keras.layers.Dense(input_dim, activation="sigmoid", name="reconstruction")(h)
     return keras.Model(inputs, outputs, name=name)
