@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--capture-every", type=int, default=1, metavar="K", help="keep every Kth epoch (the last always)")
     fit.add_argument("--last-only", action="store_true", help="keep only the last epoch's latents")
     fit.add_argument("--seed", type=int, default=None, help="seed for identical runs")
+    fit.add_argument("--strategy", choices=("mirrored", "multi-worker"), default=None,
+                     help="train on every local GPU (mirrored) or on the machines in TF_CONFIG (multi-worker: "
+                          "run the same command on each; the chief writes the run); see docs/scale-out.md")
     out = train.add_argument_group("output")
     out.add_argument("--out", metavar="RUN", help="the run directory to write")
     out.add_argument("--overwrite", action="store_true", help="replace an existing run directory")

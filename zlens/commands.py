@@ -46,7 +46,7 @@ def train(args) -> int:
         labels=source.labels, seed=args.seed, run_dir=args.out, encoding_dim=args.encoding_dim,
         optimizer=keras.optimizers.Adam(args.learning_rate),
         capture_every=epochs if args.last_only else args.capture_every,
-        overwrite=args.overwrite, callbacks=progress,
+        overwrite=args.overwrite, callbacks=progress, strategy=args.strategy,
         data_info={"source": source.name, "load": load, "scaled": source.scaled,
                    "original_dtype": source.original_dtype},
     )
@@ -71,7 +71,7 @@ def _resume(args) -> int:
     progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples, directory.config["batch_size"])]
     if not args.quiet:
         print(f"zlens: resuming {args.resume} after epoch {directory.epochs_done - 1}", file=sys.stderr)
-    run = zlens.resume(args.resume, source.to_numpy(), epochs=epochs, callbacks=progress)
+    run = zlens.resume(args.resume, source.to_numpy(), epochs=epochs, callbacks=progress, strategy=args.strategy)
     _say_where(run, args.quiet)
     return 0
 
@@ -189,6 +189,9 @@ def info(args) -> int:
 
 def _say_where(run, quiet: bool) -> None:
     if quiet:
+        return
+    if run.path is None:  # a worker of a multi-worker run other than the chief
+        print("zlens: done (this worker's part; the chief wrote the run directory).", file=sys.stderr)
         return
     print(f"zlens: done. z of epochs {_ranges(run.epochs)} ({', '.join(run.kinds)}), "
           f"{run.n_samples} x {run.taps['z'][0]}, in {run.path / 'latents.zarr'}\n"

@@ -32,11 +32,12 @@ class RunWriter:
         self._model = None
 
     @classmethod
-    def in_memory(cls, model, data, kinds, labels=None) -> "RunWriter":
-        """A writer whose store lives in memory (what `fit` without `run_dir` uses)."""
+    def in_memory(cls, model, data, kinds, labels=None, *, chief: bool = True) -> "RunWriter":
+        """A writer whose store lives in memory (what `fit` without `run_dir` uses); on a worker
+        that is not the chief of a multi-worker run, one that keeps the metrics only."""
         store = LatentStore.create(None, n_samples=data.n_samples, taps=model._recorder.row_shapes,
                                    kinds=kinds, labels=labels)
-        return cls(store)
+        return cls(store) if chief else FollowerWriter(store)
 
     @classmethod
     def to_directory(cls, directory: RunDirectory, model, data, kinds, labels=None) -> "RunWriter":
@@ -79,6 +80,15 @@ class RunWriter:
 
     def run(self) -> Run:
         return Run(self.store, self.history, model=self._model, directory=self.directory)
+
+
+class FollowerWriter(RunWriter):
+    """The writer of a worker that is not the chief: it takes part in every epoch (the workers
+    sum their buffers together) but writes nothing; the chief writes the run. Its `run()` has
+    the metrics and the model, and no latents."""
+
+    def commit_latents(self, epoch: int, latents: dict[str, dict[str, np.ndarray]]) -> None:
+        """Nothing: the chief commits the epoch's matrices."""
 
 
 def save_model(model, path: Path) -> None:

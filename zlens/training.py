@@ -6,21 +6,26 @@ captured epoch to memory or to a run directory that survives crashes and can be 
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from pathlib import Path
 from typing import Any, Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from zlens.capture.recorder import choose_storage
+from zlens.capture.taps import tap_row_shapes
 from zlens.capture.tapped_autoencoder import CAPTURE_CHOICES, TappedAutoencoder
 from zlens.data.feed import RESIDENT_BYTES, prepare_training_data
 from zlens.data.fingerprint import array_fingerprint
 from zlens.data.validate import check_labels
+from zlens.distribute import check_built_under, placement, resolve_strategy
 from zlens.errors import ModelError, RunError, ZlensError
 from zlens.run import Run
 from zlens.run_writer import RunWriter, load_model
-from zlens.store import RunDirectory
+from zlens.store import LatentStore, RunDirectory
 
 DEFAULT_TAPS = ("z", "recon_error")
 MAX_STEPS_PER_EXECUTION = 64
@@ -48,6 +53,9 @@ def fit(
     steps_per_execution: int | None = None,
     overwrite: bool = False,
     data_info: dict[str, Any] | None = None,
+    strategy=None,
+    tap_storage: str = "auto",
+    memory_budget: int | None = None,
 ) -> Run:
     """Train an autoencoder on `x` and return its `Run`: z of every epoch, row i = sample i.
 
@@ -77,6 +85,16 @@ def fit(
             up to 64, fewer Python round trips per epoch.
         overwrite: replace an existing, non-empty `run_dir`.
         data_info: where the data came from (recorded in the run directory; the CLI sets it).
+        strategy: train on several devices or machines: "mirrored" (every local GPU),
+            "multi-worker" (machines listed in `TF_CONFIG`; run the same call on each), or a
+            `tf.distribute.Strategy`. The model is built and compiled under its scope (a model
+            you pass must have been built there). `batch_size` is the global batch. Only the
+            chief worker writes `run_dir`; on the others the returned `Run` holds the metrics
+            but no latents. See docs/scale-out.md.
+        tap_storage: where the capture buffers live: "device", "host" (host memory), "stream"
+            (a scratch file: memory bounded whatever N) or "auto" (default: "device" when the
+            buffers fit `memory_budget`, else "stream"). Same z either way.
+        memory_budget: bytes the capture buffers may take on the device under "auto" (4 GiB).
 
     Example:
         >>> from sklearn.datasets import load_digits
@@ -89,36 +107,48 @@ def fit(
         raise ZlensError(f"epochs must be an integer >= 1; got {epochs!r}.")
     if capture not in CAPTURE_CHOICES:
         raise ZlensError(f"capture must be one of {', '.join(CAPTURE_CHOICES)}; got {capture!r}.")
+    strategy = resolve_strategy(strategy)
+    place = placement(strategy)
+    kinds = CAPTURE_CHOICES[capture]
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    tapped = _tapped(model, x, latent=latent, encoding_dim=encoding_dim, taps=taps)
-    data = prepare_training_data(x, batch_size=batch_size, seed=seed, input_shape=tapped.autoencoder.input_shape[1:],
-                                 resident_bytes=RESIDENT_BYTES)
-    labels = check_labels(labels, data.n_samples)
-    tapped.compile(
-        optimizer=optimizer if optimizer is not None else keras.optimizers.Adam(1e-3),
-        jit_compile=_resolve_jit(tapped, jit_compile),
-        steps_per_execution=steps_per_execution or min(MAX_STEPS_PER_EXECUTION, -(-data.n_samples // batch_size)),
-    )
+    with _scope(strategy):
+        tapped = _tapped(model, x, latent=latent, encoding_dim=encoding_dim, taps=taps)
+        if strategy is not None:
+            check_built_under(tapped, strategy)
+        data = prepare_training_data(x, batch_size=batch_size, seed=seed, input_shape=tapped.autoencoder.input_shape[1:],
+                                     resident_bytes=RESIDENT_BYTES if strategy is None else 0)
+        labels = check_labels(labels, data.n_samples)
+        storage = choose_storage(tap_storage, data.n_samples, tap_row_shapes(tapped.tap_model, tapped.taps), kinds,
+                                 memory_budget)
+        one_call = strategy is not None  # Keras' multi-replica step: no XLA, one step per call
+        tapped.compile(
+            optimizer=_optimizer_for(optimizer, strategy),
+            jit_compile=False if one_call or storage != "device" else _resolve_jit(tapped, jit_compile),
+            steps_per_execution=1 if one_call else
+            steps_per_execution or min(MAX_STEPS_PER_EXECUTION, -(-data.n_samples // batch_size)),
+        )
     config = {
         "model": model if isinstance(model, str) else tapped.autoencoder.name,
         "latent": tapped.latent, "taps": list(tapped.taps), "encoding_dim": encoding_dim,
         "epochs": epochs, "batch_size": batch_size, "capture": capture, "capture_every": capture_every,
         "optimizer": keras.optimizers.serialize(tapped.optimizer)["config"],
         "jit_compile": tapped.jit_compile, "steps_per_execution": tapped.steps_per_execution,
+        "strategy": _strategy_name(strategy), "replicas": place.replicas, "workers": place.workers,
+        "tap_storage": storage,
     }
-    tapped._attach_recorder(data, CAPTURE_CHOICES[capture])
-    if run_dir is None:
-        writer = RunWriter.in_memory(tapped, data, CAPTURE_CHOICES[capture], labels)
+    tapped._attach_recorder(data, kinds, storage)
+    if run_dir is None or not place.chief:
+        writer = RunWriter.in_memory(tapped, data, kinds, labels, chief=place.chief)
     else:
         directory = RunDirectory.create(
             run_dir, config=config, data={**fingerprint(data.x), **(data_info or {})},
             seed=seed, versions=versions(), overwrite=overwrite,
         )
-        writer = RunWriter.to_directory(directory, tapped, data, CAPTURE_CHOICES[capture], labels)
+        writer = RunWriter.to_directory(directory, tapped, data, kinds, labels)
     return _train(tapped, data, writer, epochs=epochs, initial_epoch=0, seed=seed, capture=capture,
                   capture_every=capture_every, callbacks=callbacks, verbose=verbose,
-                  validation_data=validation_data)
+                  validation_data=validation_data, tap_storage=storage)
 
 
 def resume(
@@ -129,11 +159,15 @@ def resume(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = 0,
     validation_data=None,
+    strategy=None,
 ) -> Run:
     """Continue a run directory from its last committed epoch, on the same data `x`.
 
     The latent history and metrics continue without a gap or a duplicate epoch; `epochs`
-    (the new total) defaults to the run's planned epochs.
+    (the new total) defaults to the run's planned epochs. `strategy` as in `fit` (it may differ
+    from the first run's: z is aligned by sample index whatever the replicas); under
+    "multi-worker" every worker calls `resume` and reads `run_dir` (a folder they all see),
+    and only the chief writes to it.
 
     Example:
         >>> run = zlens.resume("runs/digits", x)   # after a crash, or to train longer
@@ -146,28 +180,37 @@ def resume(
         raise RunError(f"{run_dir} has no committed epoch to resume from; start it again with overwrite.")
     if total <= done and directory.status == "finished":
         raise RunError(f"{run_dir} already finished {done} epochs; pass a larger epochs= to train longer.")
-    tapped = load_model(directory.checkpoint_path)
+    strategy = resolve_strategy(strategy)
+    place = placement(strategy)
+    with _scope(strategy):
+        tapped = load_model(directory.checkpoint_path)
     data = prepare_training_data(x, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
-                                 input_shape=tapped.autoencoder.input_shape[1:], resident_bytes=RESIDENT_BYTES)
+                                 input_shape=tapped.autoencoder.input_shape[1:],
+                                 resident_bytes=RESIDENT_BYTES if strategy is None else 0)
     recorded = directory.run_json.get("data", {}).get("sha256")
-    if recorded and data.x is not None and fingerprint(data.x)["sha256"] != recorded:
+    if place.chief and recorded and data.x is not None and fingerprint(data.x)["sha256"] != recorded:
         raise RunError(f"the data differs from the data {run_dir} was trained on (content hash mismatch).")
-    if total != config["epochs"]:
-        directory.update_config(epochs=total)
-    directory.set_status("running")
-    writer = RunWriter.resume(directory)
-    tapped._attach_recorder(data, tuple(writer.store.kinds))
+    storage = config.get("tap_storage", "device")
+    kinds = tuple(LatentStore.open(directory.latents_path).kinds)
+    tapped._attach_recorder(data, kinds, storage)
+    if place.chief:
+        if total != config["epochs"]:
+            directory.update_config(epochs=total)
+        directory.set_status("running")
+        writer = RunWriter.resume(directory)
+    else:
+        writer = RunWriter.in_memory(tapped, data, kinds, chief=False)
     return _train(tapped, data, writer, epochs=total, initial_epoch=done, seed=directory.run_json.get("seed"),
                   capture=config["capture"], capture_every=config["capture_every"], callbacks=callbacks,
-                  verbose=verbose, validation_data=validation_data)
+                  verbose=verbose, validation_data=validation_data, tap_storage=storage)
 
 
 def _train(tapped, data, writer, *, epochs, initial_epoch, seed, capture, capture_every, callbacks, verbose,
-           validation_data) -> Run:
+           validation_data, tap_storage) -> Run:
     try:
         tapped.fit(
             data, epochs=epochs, initial_epoch=initial_epoch, capture=capture, capture_every=capture_every,
-            seed=seed, writer=writer,
+            seed=seed, writer=writer, tap_storage=tap_storage,
             callbacks=list(callbacks), verbose=verbose, validation_data=validation_data,
         )
     except BaseException as err:
@@ -175,6 +218,32 @@ def _train(tapped, data, writer, *, epochs, initial_epoch, seed, capture, captur
         raise
     writer.finish(tapped, "finished")
     return writer.run()
+
+
+def _optimizer_for(optimizer, strategy):
+    """The optimizer to compile with (Adam 1e-3 by default); one made outside the strategy's scope
+    is made again inside it from its config (Keras ties an optimizer to the strategy it saw)."""
+    if optimizer is None:
+        return keras.optimizers.Adam(1e-3)
+    if strategy is not None and isinstance(optimizer, keras.optimizers.Optimizer) and not optimizer.built \
+            and getattr(optimizer, "_distribution_strategy", strategy) is not strategy:
+        return optimizer.__class__.from_config(optimizer.get_config())
+    return optimizer
+
+
+def _scope(strategy):
+    """`strategy.scope()`, or nothing for one device."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def _strategy_name(strategy) -> str | None:
+    if strategy is None:
+        return None
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "multi-worker"
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return "mirrored"
+    return type(strategy).__name__
 
 
 def _resolve_jit(tapped: TappedAutoencoder, jit_compile: bool | str) -> bool:

@@ -2,6 +2,7 @@
 
 This is the whole trick behind zlens' capture: row i of the buffer is written by whichever
 step saw sample i, from inside the `tf.function`, so no batch ever travels to the host.
+Under a `tf.distribute` strategy it is still ONE plain variable: each replica writes its rows.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
+
+from zlens.distribute.variables import local_variable
 
 
 class TapBuffer:
@@ -20,6 +23,10 @@ class TapBuffer:
     values; after the epoch, `read()` returns the aligned matrix once, as NumPy. It also counts
     how often each row was written, so `check_complete()` can prove that every sample was seen
     exactly once in the epoch.
+
+    Under a `tf.distribute` strategy (even created inside `strategy.scope()`) the buffer is one
+    plain variable on the current device, never mirrored: every replica scatters its own rows
+    into it, so nothing is averaged across replicas.
 
     Args:
         n_samples: N, the number of samples in the dataset.
@@ -45,16 +52,8 @@ class TapBuffer:
         self.n_samples = int(n_samples)
         self.row_shape = tuple(int(s) for s in row_shape)
         self.name = name
-        self.values = tf.Variable(
-            tf.zeros((self.n_samples, *self.row_shape), dtype=dtype),
-            trainable=False,
-            name=f"zlens_{_safe(name)}",
-        )
-        self.counts = tf.Variable(
-            tf.zeros((self.n_samples,), dtype=tf.int32),
-            trainable=False,
-            name=f"zlens_{_safe(name)}_counts",
-        )
+        self.values = local_variable(tf.zeros((self.n_samples, *self.row_shape), dtype=dtype), f"zlens_{_safe(name)}")
+        self.counts = local_variable(tf.zeros((self.n_samples,), dtype=tf.int32), f"zlens_{_safe(name)}_counts")
 
     def scatter(self, idx: tf.Tensor, values: tf.Tensor) -> None:
         """Write `values[k]` into row `idx[k]` (inside or outside a `tf.function`)."""
@@ -71,18 +70,33 @@ class TapBuffer:
         """Start a new epoch: forget which rows were written."""
         self.counts.assign(tf.zeros_like(self.counts))
 
+    def zero(self) -> None:
+        """Set every row to 0 (before an epoch whose rows are summed over workers)."""
+        self.values.assign(tf.zeros_like(self.values))
+
+    def merge(self, total) -> None:
+        """Replace rows and counts by `total([values, counts])`, e.g. their sum over workers."""
+        values, counts = total([self.values, self.counts])
+        self.values.assign(values)
+        self.counts.assign(counts)
+
     def check_complete(self) -> None:
         """Raise `RuntimeError` unless every row was written exactly once since `reset_counts`."""
-        counts = self.counts.numpy()
-        missing = int(np.sum(counts == 0))
-        repeated = int(np.sum(counts > 1))
-        if missing or repeated:
-            raise RuntimeError(
-                f"tap '{self.name}': {missing} of {self.n_samples} samples were not seen this "
-                f"epoch and {repeated} were seen more than once; every sample must pass through "
-                "the step exactly once per epoch (do not set steps_per_epoch or repeat() the data)."
-            )
+        check_counts(self.counts.numpy(), self.name)
+
+
+def check_counts(counts: np.ndarray, name: str, n_samples: int | None = None) -> None:
+    """Raise `RuntimeError` unless every entry of `counts` (writes per row of a tap) is 1."""
+    missing = int(np.sum(counts == 0))
+    repeated = int(np.sum(counts > 1))
+    if missing or repeated:
+        raise RuntimeError(
+            f"tap '{name}': {missing} of {n_samples or len(counts)} samples were not seen this "
+            f"epoch and {repeated} were seen more than once; every sample must pass through "
+            "the step exactly once per epoch (do not set steps_per_epoch or repeat() the data)."
+        )
 
 
 def _safe(name: str) -> str:
+    """A variable-name-safe version of a tap name."""
     return "".join(c if c.isalnum() or c == "_" else "_" for c in name)

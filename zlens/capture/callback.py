@@ -52,7 +52,7 @@ class CaptureCallback(keras.callbacks.Callback):
     def _capture(self, epoch: int, logs: dict) -> None:
         latents = {}
         if IN_FLIGHT in self.recorder.kinds:
-            self.recorder.check_complete(IN_FLIGHT)
+            self.recorder.collect(IN_FLIGHT)
             latents[IN_FLIGHT] = self.recorder.read(IN_FLIGHT)
         if CONSISTENT in self.recorder.kinds:
             self.recorder.consistent_pass(self.consistent_data)

@@ -1,32 +1,44 @@
-"""The capture engine: device buffers for every tap, written inside the compiled step.
+"""The capture engine: a buffer for every tap, written inside the compiled step.
 
 `record` runs inside `train_step` (traced once, compiled with the step, XLA included): it
 scatters each tap's batch rows into its buffer at the batch's sample indices. The host reads
 each buffer once per epoch (`read`). `consistent_pass` fills a second set of buffers with an
-inference-mode pass over the data at the epoch's final weights.
+inference-mode pass over the data at the epoch's final weights. Under a `tf.distribute`
+strategy every replica scatters its own rows; across workers `collect` sums the buffers.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import tempfile
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from zlens.capture.buffer import TapBuffer
+from zlens.capture.host_buffer import HostTapBuffer, block_rows
 from zlens.capture.taps import RECON_ERROR, RECONSTRUCTION, per_sample_error
 from zlens.kinds import CONSISTENT, IN_FLIGHT
 
+STORAGES = ("device", "host", "stream")
+DEFAULT_MEMORY_BUDGET = 4 * 2**30
+
 
 class LatentRecorder:
-    """Holds a `TapBuffer` per tap and kind, and the two ways of filling them.
+    """Holds a buffer per tap and kind, and the two ways of filling them.
 
     Args:
         tap_model: model returning `{"reconstruction": ..., <tap>: ...}` (see `build_tap_model`).
         row_shapes: each tap's per-sample shape, e.g. `{"z": (32,), "recon_error": ()}`.
         n_samples: N.
         kinds: which of `"in-flight"` and `"consistent"` to keep.
-        strategy: the `tf.distribute` strategy the buffers live under.
+        strategy: the `tf.distribute` strategy the step runs under (None: one device).
+        storage: where the buffers live: "device" (`TapBuffer`, a device variable), "host"
+            (`HostTapBuffer` in host memory) or "stream" (`HostTapBuffer` in a scratch file:
+            bounded memory whatever N).
+        scratch_dir: the folder for "stream" scratch files (default: the system's temp dir).
+        total: sums `[rows, counts]` over the workers of a multi-worker run (each worker's
+            buffers hold the rows its replicas saw); None on one worker.
     """
 
     def __init__(
@@ -36,17 +48,25 @@ class LatentRecorder:
         n_samples: int,
         kinds: Sequence[str],
         strategy: tf.distribute.Strategy | None = None,
+        *,
+        storage: str = "device",
+        scratch_dir: str | None = None,
+        total: Callable[[list], list] | None = None,
     ) -> None:
+        if storage not in STORAGES:
+            raise ValueError(f"storage must be one of {', '.join(STORAGES)}; got {storage!r}.")
         self.tap_model = tap_model
         self.row_shapes = dict(row_shapes)
         self.n_samples = int(n_samples)
         self.kinds = tuple(kinds)
-        strategy = strategy or tf.distribute.get_strategy()
-        with strategy.scope():
-            self.buffers = {
-                kind: {name: TapBuffer(n_samples, shape, name=f"{kind}_{name}") for name, shape in self.row_shapes.items()}
-                for kind in self.kinds
-            }
+        self.storage = storage
+        self._strategy = strategy
+        self._total = total
+        self.buffers = {
+            kind: {name: _buffer(n_samples, shape, f"{kind}_{name}", storage, scratch_dir)
+                   for name, shape in self.row_shapes.items()}
+            for kind in self.kinds
+        }
         self._consistent_fn = None
 
     def tap_values(self, x, outputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -66,29 +86,52 @@ class LatentRecorder:
         for name, value in self.tap_values(x, outputs).items():
             self.buffers[kind][name].scatter(idx, tf.stop_gradient(value))
 
-    def consistent_pass(self, dataset: tf.data.Dataset) -> None:
-        """Fill the consistent buffers: inference-mode taps over `dataset` of `(x, ..., idx)`."""
+    def consistent_pass(self, dataset) -> None:
+        """Fill the consistent buffers: inference-mode taps over `dataset` of `(x, ..., idx)`.
+
+        `dataset` is a `tf.data` dataset, or a `tf.distribute` one whose batches are split over
+        the strategy's replicas (each replica encodes and scatters its share).
+        """
         if CONSISTENT not in self.buffers:
             return
         self.reset_counts(CONSISTENT)
         if self._consistent_fn is None:
             self._consistent_fn = tf.function(self._consistent_loop)
         self._consistent_fn(dataset)
-        self.check_complete(CONSISTENT)
+        self.collect(CONSISTENT)
 
     def _consistent_loop(self, dataset):
         for batch in dataset:
-            x, idx = batch[0], batch[-1]
-            self.record(x, self.tap_model(x, training=False), idx, kind=CONSISTENT)
+            if self._strategy is None:
+                self._record_consistent(batch)
+            else:
+                self._strategy.run(self._record_consistent, args=(batch,))
 
-    def read(self, kind: str) -> dict[str, np.ndarray]:
-        """The `kind` buffers as NumPy arrays, one host copy each."""
-        return {name: buf.read() for name, buf in self.buffers[kind].items()}
+    def _record_consistent(self, batch):
+        x, idx = batch[0], batch[-1]
+        self.record(x, self.tap_model(x, training=False), idx, kind=CONSISTENT)
+
+    def read(self, kind: str) -> dict[str, np.ndarray | HostTapBuffer]:
+        """The `kind` buffers as NumPy arrays (one host copy each); a streamed buffer itself
+        (read it block by block with `blocks()`: it may not fit in memory)."""
+        return {name: buf if getattr(buf, "streamed", False) else buf.read() for name, buf in self.buffers[kind].items()}
 
     def reset_counts(self, kind: str = IN_FLIGHT) -> None:
-        """Forget which rows of the `kind` buffers were written (start of an epoch)."""
+        """Start an epoch: forget which rows of the `kind` buffers were written (and zero the rows
+        when they are summed over workers, so each row is the one worker's that wrote it)."""
         for buf in self.buffers.get(kind, {}).values():
             buf.reset_counts()
+            if self._total is not None:
+                buf.zero()
+
+    def collect(self, kind: str = IN_FLIGHT) -> None:
+        """End an epoch: sum the `kind` buffers over the workers (multi-worker), then check that
+        every sample was written exactly once."""
+        bufs = self.buffers.get(kind, {})
+        if self._total is not None:
+            for buf in bufs.values():
+                buf.merge(self._total)
+        self.check_complete(kind)
 
     def check_complete(self, kind: str = IN_FLIGHT) -> None:
         """Raise unless every sample was written exactly once into the `kind` buffers."""
@@ -97,7 +140,71 @@ class LatentRecorder:
             next(iter(bufs.values())).check_complete()
 
 
-def drift(in_flight: np.ndarray, consistent: np.ndarray) -> dict[str, float]:
-    """How far the in-flight matrix is from the consistent one: max and mean absolute difference."""
-    diff = np.abs(in_flight.astype(np.float64) - consistent.astype(np.float64))
-    return {"max": float(diff.max()), "mean": float(diff.mean())}
+def _buffer(n: int, shape: tuple[int, ...], name: str, storage: str, scratch_dir: str | None):
+    if storage == "device":
+        return TapBuffer(n, shape, name=name)
+    if storage == "stream":
+        return HostTapBuffer(n, shape, name=name, scratch_dir=scratch_dir or tempfile.gettempdir())
+    return HostTapBuffer(n, shape, name=name)
+
+
+def choose_storage(
+    tap_storage: str,
+    n_samples: int,
+    row_shapes: Mapping[str, tuple[int, ...]],
+    kinds: Sequence[str],
+    memory_budget: int | None = None,
+) -> str:
+    """Resolve `tap_storage` ("device", "host", "stream" or "auto") to where the buffers live.
+
+    "auto" keeps them on the device when they fit `memory_budget` bytes (default 4 GiB, see
+    `buffer_bytes`), and streams them to a scratch file otherwise.
+
+    Example:
+        >>> choose_storage("auto", 10**6, {"z": (32,)}, ["in-flight"], memory_budget=2**20)
+        'stream'
+    """
+    from zlens.errors import ZlensError
+
+    if tap_storage in STORAGES:
+        return tap_storage
+    if tap_storage != "auto":
+        raise ZlensError(f"tap_storage must be one of {', '.join(STORAGES)} or 'auto'; got {tap_storage!r}.")
+    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
+        raise ZlensError(f"memory_budget must be a number of bytes >= 0; got {memory_budget!r}.")
+    return "device" if buffer_bytes(n_samples, row_shapes, kinds) <= budget else "stream"
+
+
+def buffer_bytes(n_samples: int, row_shapes: Mapping[str, tuple[int, ...]], kinds: Sequence[str]) -> int:
+    """Bytes the device buffers of a capture take: float32 rows plus an int32 count per sample.
+
+    Example:
+        >>> buffer_bytes(1000, {"z": (32,), "recon_error": ()}, ["in-flight", "consistent"])
+        280000
+    """
+    per_sample = sum(4 * int(np.prod(shape, dtype=np.int64)) + 4 for shape in row_shapes.values())
+    return int(n_samples) * per_sample * len(kinds)
+
+
+def blocks(value) -> Iterator[np.ndarray]:
+    """An array, or a streamed buffer, as consecutive row blocks of about 8 MB."""
+    if hasattr(value, "blocks"):
+        for _, rows in value.blocks():
+            yield rows
+        return
+    step = block_rows(value.shape[1:], value.dtype.itemsize)
+    for start in range(0, len(value), step):
+        yield value[start : start + step]
+
+
+def drift(in_flight, consistent) -> dict[str, float]:
+    """How far the in-flight matrix is from the consistent one: max and mean absolute difference
+    (arrays, or streamed buffers compared block by block)."""
+    top, total, count = 0.0, 0.0, 0
+    for a, b in zip(blocks(in_flight), blocks(consistent)):
+        diff = np.abs(np.subtract(a, b, dtype=np.float64) if a.dtype != np.float32 else a - b)
+        top = max(top, float(diff.max()))
+        total += float(diff.sum(dtype=np.float64))
+        count += diff.size
+    return {"max": top, "mean": total / max(count, 1)}

@@ -15,7 +15,7 @@ import tensorflow as tf
 from keras.src.losses import loss as loss_module  # scaling helpers the TF trainer uses too
 
 from zlens.capture.callback import CaptureCallback
-from zlens.capture.recorder import CONSISTENT, IN_FLIGHT, LatentRecorder
+from zlens.capture.recorder import CONSISTENT, IN_FLIGHT, LatentRecorder, choose_storage
 from zlens.capture.taps import (
     LATENT,
     build_tap_model,
@@ -26,13 +26,15 @@ from zlens.capture.taps import (
 )
 from zlens.data.feed import RESIDENT_BYTES, TrainingData, prepare_training_data
 from zlens.data.validate import check_labels
+from zlens.distribute import WorkerSum, distribute_data, placement
+from zlens.distribute.replicated_model import ReplicatedTraining, quiet_distributed_input
 from zlens.errors import ModelError, ZlensError
 
 CAPTURE_CHOICES = {"in-flight": (IN_FLIGHT,), "consistent": (CONSISTENT,), "both": (IN_FLIGHT, CONSISTENT)}
 
 
 @keras.saving.register_keras_serializable(package="zlens")
-class TappedAutoencoder(keras.Model):
+class TappedAutoencoder(ReplicatedTraining, keras.Model):
     """An autoencoder whose `fit` also captures the complete latent matrix z, row i = sample i.
 
     Wrap your own functional / Sequential autoencoder and name its latent layer, or give an
@@ -147,13 +149,13 @@ class TappedAutoencoder(keras.Model):
             self._recorder.record(x, outputs, idx, kind=IN_FLIGHT)
         gradients = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self.compute_metrics(x, y, y_pred)
+        return self._replica_logs(self.compute_metrics(x, y, y_pred))
 
     def test_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         if y is None or _is_index(y):
             y = x
-        return super().test_step((x, y))
+        return self._replica_logs(super().test_step((x, y)))
 
     # -- fit, with capture ----------------------------------------------------------------
     def fit(
@@ -177,6 +179,8 @@ class TappedAutoencoder(keras.Model):
         resident_bytes: int = RESIDENT_BYTES,
         labels=None,
         writer=None,
+        tap_storage: str = "auto",
+        memory_budget: int | None = None,
         **kwargs,
     ):
         """`keras.Model.fit` that also captures every tap of every epoch into `self.run`.
@@ -197,6 +201,15 @@ class TappedAutoencoder(keras.Model):
                 0 = feed every batch through tf.data).
             labels: one label per sample, kept with the latents in `self.run`.
             writer: where captured epochs go (a `zlens.run_writer.RunWriter`); in memory by default.
+            tap_storage: where the tap buffers live: "device" (variables on the device, the
+                fastest), "host" (host memory), "stream" (a scratch file, for a z matrix larger
+                than memory) or "auto" (default: "device" within `memory_budget`, else "stream").
+                "host" and "stream" call back into Python once per batch and turn XLA off.
+            memory_budget: bytes the device buffers may take under "auto" (default 4 GiB).
+
+        Under a `tf.distribute` strategy, build and compile this model inside `strategy.scope()`
+        (its variables must be the strategy's); `batch_size` is then the global batch, split over
+        the replicas, and each worker of a multi-worker run reads only its share of the samples.
 
         Returns:
             Keras' `History`; the captured latents are in `self.run`.
@@ -209,43 +222,58 @@ class TappedAutoencoder(keras.Model):
             raise ZlensError(f"capture must be one of {', '.join(CAPTURE_CHOICES)} or None; got {capture!r}.")
         if not isinstance(capture_every, int) or capture_every < 1:
             raise ZlensError(f"capture_every must be an integer >= 1; got {capture_every!r}.")
+        strategy = self._replica_strategy()
         if isinstance(x, TrainingData):  # already prepared by zlens.fit
             data = x
         else:
             data = prepare_training_data(
                 x, y, batch_size=batch_size or 32, shuffle=shuffle, seed=seed,
                 input_shape=self.autoencoder.input_shape[1:], n_samples=n_samples,
-                resident_bytes=resident_bytes if self._distribute_strategy is None else 0,
+                resident_bytes=resident_bytes if strategy is None else 0,
             )
+        if strategy is not None:
+            data = distribute_data(data, strategy, data.batch_size)
+            self._settle_for_replicas(placement(strategy).multi_worker)
         self._hold_resident(data.resident)
         if capture is None:
             self._detach_recorder()
             self.run = None
-            return super().fit(data.train, epochs=epochs, verbose=verbose, callbacks=callbacks,
-                               validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False, **kwargs)
+            with quiet_distributed_input(data.distributed):
+                return super().fit(data.train, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                                   validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False,
+                                   **kwargs)
         kinds = CAPTURE_CHOICES[capture]
-        self._attach_recorder(data, kinds)
+        self._attach_recorder(data, kinds, tap_storage, memory_budget)
         if writer is None:
             from zlens.run_writer import RunWriter
 
-            writer = RunWriter.in_memory(self, data, kinds, check_labels(labels, data.n_samples))
+            chief = strategy is None or placement(strategy).chief
+            writer = RunWriter.in_memory(self, data, kinds, check_labels(labels, data.n_samples), chief=chief)
         recorder_cb = CaptureCallback(
             self._recorder, writer, data.consistent, capture_every=capture_every, last_epoch=epochs - 1
         )
-        history = super().fit(
-            data.train, epochs=epochs, verbose=verbose, callbacks=[recorder_cb, *(callbacks or [])],
-            validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False, **kwargs,
-        )
+        with quiet_distributed_input(data.distributed):
+            history = super().fit(
+                data.train, epochs=epochs, verbose=verbose, callbacks=[recorder_cb, *(callbacks or [])],
+                validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False, **kwargs,
+            )
         self.run = writer.run()
         return history
 
-    def _attach_recorder(self, data: TrainingData, kinds) -> None:
+    def _attach_recorder(self, data: TrainingData, kinds, tap_storage: str = "auto",
+                         memory_budget: int | None = None) -> None:
         shapes = tap_row_shapes(self._tap_model, self.taps)
+        storage = choose_storage(tap_storage, data.n_samples, shapes, kinds, memory_budget)
         rec = self._recorder
-        if rec is None or rec.n_samples != data.n_samples or rec.kinds != kinds:
-            rec = LatentRecorder(self._tap_model, shapes, data.n_samples, kinds, self.distribute_strategy)
+        if rec is None or rec.n_samples != data.n_samples or rec.kinds != kinds or rec.storage != storage:
+            strategy = self._replica_strategy()
+            total = WorkerSum(strategy) if strategy is not None and placement(strategy).multi_worker else None
+            rec = LatentRecorder(self._tap_model, shapes, data.n_samples, kinds, strategy, storage=storage, total=total)
             object.__setattr__(self, "_recorder", rec)
             self.train_function = None  # retrace: the step now writes into the new buffers
+        if self.jit_compile and storage != "device":
+            self.jit_compile = False  # the step calls back into Python: XLA cannot compile it
+            self.train_function = None
 
     def _hold_resident(self, x: np.ndarray | None) -> None:
         """Keep `x` in a device variable for the step to gather from (None: release it)."""

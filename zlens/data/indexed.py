@@ -6,6 +6,9 @@ or number of replicas, `idx` says which samples a batch holds.
 
 from __future__ import annotations
 
+import os
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
@@ -19,37 +22,211 @@ def index_array(
     shuffle: bool = True,
     seed: int | None = None,
     y: np.ndarray | None = None,
+    shard: tuple[int, int] = (1, 0),
 ) -> tf.data.Dataset:
     """A batched dataset of `(x_batch, idx)` (or `(x_batch, y_batch, idx)`) over an array.
 
     Batches are gathered by index from `x`, which is faster than slicing sample by sample;
     with `shuffle`, the order is new every epoch (and reproducible with `seed`). The last
-    batch is partial when N is not a multiple of `batch_size`.
+    batch is partial when N is not a multiple of `batch_size`. A memory-mapped `x` is never
+    loaded whole: each batch's rows are read from its file (see `MemmapRows`). `shard=(k, i)`
+    keeps the samples whose index is i modulo k (one worker's share of the data).
 
     Example:
         >>> ds = index_array(np.arange(10.0).reshape(5, 2), batch_size=2, shuffle=False)
         >>> [idx.numpy().tolist() for _, idx in ds]
         [[0, 1], [2, 3], [4]]
     """
-    x_t = tf.constant(x)
-    y_t = None if y is None else tf.constant(y)
-    ds = index_batches(len(x), batch_size, shuffle, seed)
-    if y_t is None:
-        ds = ds.map(lambda idx: (tf.gather(x_t, idx), idx), num_parallel_calls=tf.data.AUTOTUNE)
+    gather_y = None if y is None else row_gatherer(y)
+    return gathered_batches(len(x), row_gatherer(x), batch_size, shuffle=shuffle, seed=seed, gather_y=gather_y,
+                            shard=shard)
+
+
+def gathered_batches(
+    n: int,
+    gather_x,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    seed: int | None = None,
+    gather_y=None,
+    shard: tuple[int, int] = (1, 0),
+) -> tf.data.Dataset:
+    """`index_array` over row gatherers (`row_gatherer(x)`), so several datasets share one copy of x."""
+    ds = index_batches(n, batch_size, shuffle, seed, shard=shard)
+    if gather_y is None:
+        ds = ds.map(lambda idx: (gather_x(idx), idx), num_parallel_calls=tf.data.AUTOTUNE)
     else:
-        ds = ds.map(
-            lambda idx: (tf.gather(x_t, idx), tf.gather(y_t, idx), idx),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        ds = ds.map(lambda idx: (gather_x(idx), gather_y(idx), idx), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def index_batches(n: int, batch_size: int, shuffle: bool = True, seed: int | None = None) -> tf.data.Dataset:
-    """Batches of sample indices 0..n-1, in a new order every epoch when `shuffle`."""
-    ds = tf.data.Dataset.range(n)
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size)
+def index_batches(
+    n: int, batch_size: int, shuffle: bool = True, seed: int | None = None, shard: tuple[int, int] = (1, 0)
+) -> tf.data.Dataset:
+    """Batches of sample indices 0..n-1, in a new order every epoch when `shuffle`.
+
+    The order is a pseudo-random permutation computed block by block (`permuted_indices`), so
+    memory does not grow with n. `shard=(k, i)` keeps the indices equal to i modulo k: every
+    worker of a multi-worker run takes its own share, and together they see each sample once.
+
+    Example:
+        >>> [b.numpy().tolist() for b in index_batches(7, 2, shuffle=False, shard=(2, 1))]
+        [[1, 3], [5]]
+    """
+    count, index = shard
+    size = len(range(index, n, count))
+    if not shuffle or size < 2:
+        return tf.data.Dataset.range(index, n, count).batch(batch_size)
+    keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    permute = tf.autograph.experimental.do_not_convert(lambda key: permuted_indices(size, key))
+    ds = keys.flat_map(permute).rebatch(batch_size)
+    if count > 1:
+        ds = ds.map(lambda j: j * count + index)
+    return ds.apply(tf.data.experimental.assert_cardinality(-(-size // batch_size)))
+
+
+_PERMUTE_BLOCK = 1 << 16
+_ROUNDS = 6
+_M32 = 0xFFFFFFFF
+
+
+def permuted_indices(size: int, key: tf.Tensor) -> tf.data.Dataset:
+    """Blocks of a pseudo-random permutation of 0..size-1 chosen by `key`, in O(1) memory.
+
+    A Feistel network permutes 0..2^b-1 (the smallest even b with 2^b >= size); values >= size
+    are dropped, which leaves a permutation of 0..size-1. Each block of up to 65536 values is
+    computed with a few vector operations, so shuffling costs no buffer of n samples.
+
+    Example:
+        >>> out = np.concatenate(list(permuted_indices(10, tf.constant(7, tf.int64)).as_numpy_iterator()))
+        >>> sorted(out.tolist()) == list(range(10))
+        True
+    """
+    bits = max(2, (size - 1).bit_length())
+    bits += bits % 2
+    half, span = bits // 2, 1 << bits
+    mask = tf.constant((1 << half) - 1, tf.int64)
+    key = tf.cast(key, tf.int64)
+    round_keys = [_mix32(tf.bitwise.bitwise_xor(tf.bitwise.right_shift(key, 5 * r) & _M32, 0x9E3779B9 * (r + 1) & _M32))
+                  for r in range(_ROUNDS)]
+
+    @tf.autograph.experimental.do_not_convert  # plain tensor code: skip autograph's slow rewrite
+    def block(start):
+        i = tf.range(start, tf.minimum(start + _PERMUTE_BLOCK, span), dtype=tf.int64)
+        left, right = tf.bitwise.right_shift(i, half), i & mask
+        for k in round_keys:
+            left, right = right, tf.bitwise.bitwise_xor(left, _mix32(tf.bitwise.bitwise_xor(right, k)) & mask)
+        out = tf.bitwise.bitwise_or(tf.bitwise.left_shift(left, half), right)
+        return tf.boolean_mask(out, out < size)
+
+    return tf.data.Dataset.range(0, span, _PERMUTE_BLOCK).map(block)
+
+
+def _mix32(v: tf.Tensor) -> tf.Tensor:
+    """A 32-bit integer hash (xor-shift-multiply) on int64 values below 2^32, without overflow."""
+    for _ in range(2):
+        v = (tf.bitwise.bitwise_xor(v, tf.bitwise.right_shift(v, 16)) * 0x45D9F3B) & _M32
+    return tf.bitwise.bitwise_xor(v, tf.bitwise.right_shift(v, 16))
+
+
+def row_gatherer(x: np.ndarray):
+    """A function idx -> x[idx] for a dataset map: `tf.gather` over a constant, or, for a
+    memory-mapped array, a read of just those rows from its file (`MemmapRows`)."""
+    if is_memory_mapped(x):
+        read = MemmapRows(x)
+        row_shape = tuple(x.shape[1:])
+        dtype = tf.as_dtype(x.dtype)
+
+        def gather(idx):
+            rows = tf.numpy_function(read, [idx], dtype, stateful=False)
+            rows.set_shape((None, *row_shape))
+            return rows
+
+        return gather
+    x_t = tf.constant(x)
+    return lambda idx: tf.gather(x_t, idx)
+
+
+def is_memory_mapped(x) -> bool:
+    """Whether `x` is a C-ordered view of a memory-mapped file whose rows can be read from it."""
+    return _file_region(x) is not None
+
+
+def _file_region(x) -> tuple[str, int] | None:
+    """(file name, byte offset of row 0) of a C-ordered array inside a memory map, else None."""
+    if not isinstance(x, np.ndarray) or not x.flags.c_contiguous:
+        return None
+    root = x
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not isinstance(root, np.memmap) or getattr(root, "filename", None) is None:
+        return None
+    # np.memmap maps the file so that its own data pointer sits at byte `offset` of the file.
+    return root.filename, int(root.offset) + (x.ctypes.data - root.ctypes.data)
+
+
+class MemmapRows:
+    """Reads rows of a memory-mapped array by index with `os.pread`: no page stays mapped.
+
+    Slicing a memory map leaves every page it touched counted in the process' resident memory;
+    reading the bytes keeps a pass over a file larger than memory at one batch of RSS. Runs of
+    consecutive indices (an ordered pass) are read with one call each.
+
+    Example:
+        >>> np.save("/tmp/a.npy", np.arange(12, dtype="float32").reshape(6, 2))  # doctest: +SKIP
+        >>> MemmapRows(np.load("/tmp/a.npy", mmap_mode="r"))(np.array([4, 1])).tolist()  # doctest: +SKIP
+        [[8.0, 9.0], [2.0, 3.0]]
+    """
+
+    def __init__(self, x: np.memmap) -> None:
+        region = _file_region(x)
+        if region is None:
+            raise DataError("MemmapRows needs a C-ordered memory-mapped array (np.load(path, mmap_mode='r')).")
+        filename, self.offset = region
+        self.dtype = x.dtype
+        self.row_shape = tuple(x.shape[1:])
+        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * x.itemsize
+        self.n = int(x.shape[0])
+        self._fd = os.open(filename, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+
+    def __call__(self, idx) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+        out = np.empty((len(idx), *self.row_shape), dtype=self.dtype)
+        if not len(idx):
+            return out
+        order = np.argsort(idx, kind="stable")
+        ranked = idx[order]
+        if ranked[0] < 0 or ranked[-1] >= self.n:
+            raise IndexError(f"sample index out of range 0..{self.n - 1}")
+        flat = out.reshape(len(idx), -1).view(np.uint8)
+        for a, b in consecutive_runs(ranked):
+            data = pread_exact(self._fd, (b - a) * self.row_bytes, self.offset + int(ranked[a]) * self.row_bytes)
+            flat[order[a:b]] = np.frombuffer(data, np.uint8).reshape(b - a, self.row_bytes)
+        return out
+
+
+def consecutive_runs(ranked: np.ndarray) -> list[tuple[int, int]]:
+    """`(a, b)` slices of a sorted index vector whose values are consecutive (one I/O call each).
+
+    Example:
+        >>> consecutive_runs(np.array([2, 3, 4, 9, 11, 12]))
+        [(0, 3), (3, 4), (4, 6)]
+    """
+    starts = np.flatnonzero(np.r_[True, np.diff(ranked) != 1])
+    return list(zip(starts.tolist(), np.r_[starts[1:], len(ranked)].tolist()))
+
+
+def pread_exact(fd: int, size: int, offset: int) -> bytes:
+    """`size` bytes at `offset` of an open file (`os.pread` may return fewer per call)."""
+    data = os.pread(fd, size, offset)
+    while len(data) < size:  # large reads may come back in parts
+        more = os.pread(fd, size - len(data), offset + len(data))
+        if not more:
+            raise DataError(f"the memory-mapped file ended early (wanted {size} bytes at offset {offset}).")
+        data += more
+    return data
 
 
 def index_dataset(
@@ -59,12 +236,13 @@ def index_dataset(
     shuffle: bool = True,
     seed: int | None = None,
     shuffle_buffer: int | None = None,
+    shard: tuple[int, int] = (1, 0),
 ) -> tf.data.Dataset:
     """Index an unbatched, unshuffled dataset of samples, then shuffle and batch it.
 
     `dataset` yields one sample per element (a tensor, or `(x, y)`), in a fixed order: the
     element's position becomes its index. The result yields `(x_batch, idx)` or
-    `(x_batch, y_batch, idx)`.
+    `(x_batch, y_batch, idx)`. `shard=(k, i)` keeps the elements whose index is i modulo k.
 
     Example:
         >>> ds = tf.data.Dataset.from_tensor_slices(np.zeros((5, 3), "float32"))
@@ -73,6 +251,8 @@ def index_dataset(
         [0, 1, 2, 3]
     """
     ds = dataset.enumerate()
+    if shard[0] > 1:
+        ds = ds.shard(*shard)
     if shuffle:
         buffer = shuffle_buffer or _cardinality_or(dataset, 10_000)
         ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)

@@ -80,8 +80,15 @@ def check_values(
             if tap not in given:
                 raise RunError(f"Tap {tap!r} of kind {kind!r} is missing; "
                                f"every commit needs all taps: {', '.join(taps)}.")
-            value = np.asarray(given[tap])
+            value = given[tap]
             want = (n_samples, *row)
+            if hasattr(value, "blocks"):  # a matrix too large for memory: written block by block
+                if tuple(value.shape) != want or np.dtype(value.dtype).kind not in "biuf":
+                    raise RunError(f"Tap {tap!r} ({kind}) must have shape {want} and hold real numbers; "
+                                   f"got shape {tuple(value.shape)}, dtype {value.dtype}.")
+                out[kind][tap] = value
+                continue
+            value = np.asarray(value)
             if value.shape != want:
                 raise RunError(f"Tap {tap!r} ({kind}) must have shape {want} (one row per sample); got {value.shape}.")
             if value.dtype.kind not in "biuf":

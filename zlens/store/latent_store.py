@@ -303,7 +303,9 @@ class LatentStore:
 
         Args:
             epoch: the epoch number; must be greater than every committed one.
-            values: values[kind][tap] is an (N, *row) array for every kind and tap.
+            values: values[kind][tap] is an (N, *row) array for every kind and tap, or, for a
+                matrix too large for memory, a row source: an object with `shape`, `dtype`
+                and `blocks()` yielding `(start, rows)` in order (written one block at a time).
 
         Example:
             >>> store.commit_epoch(3, {"in-flight": {"z": z, "recon_error": err}})  # doctest: +SKIP
@@ -368,7 +370,11 @@ class LatentStore:
                 arr = self._group[f"{kind}/{tap}"]
                 if arr.shape[0] < slot + 1:
                     arr.resize((slot + 1, *arr.shape[1:]))
-                arr[slot] = value
+                if hasattr(value, "blocks"):
+                    for start, rows in value.blocks():
+                        arr[slot, start : start + len(rows)] = np.asarray(rows, dtype=arr.dtype)
+                else:
+                    arr[slot] = value
         epochs = self._group["epochs"]
         if epochs.shape[0] < slot + 1:
             epochs.resize((slot + 1,))
