@@ -92,7 +92,7 @@ def test_classic_tape_trick_returns_a_gradient_not_z(x_small):
     model = zlens.TappedAutoencoder(ae)
     tap_model = model.tap_model
     x = tf.constant(x_small)
-    with tf.GradientTape() as outer:
+    with tf.GradientTape():  # the outer tape of the classic answer
         with tf.GradientTape() as inner:
             out = tap_model(x)
             z = out["z"]
