@@ -42,7 +42,7 @@ def train(args) -> int:
         print(f"zlens: training {model} on {source.name}: {source.n_samples} samples of shape "
               f"{source.sample_shape}{' (scaled to [0, 1])' if source.scaled else ''}", file=sys.stderr)
     run = zlens.fit(
-        model, source.to_numpy(), epochs=epochs, batch_size=args.batch_size, capture=args.capture, taps=taps,
+        model, _samples(source), epochs=epochs, batch_size=args.batch_size, capture=args.capture, taps=taps,
         labels=source.labels, seed=args.seed, run_dir=args.out, encoding_dim=args.encoding_dim,
         optimizer=keras.optimizers.Adam(args.learning_rate),
         capture_every=epochs if args.last_only else args.capture_every,
@@ -71,7 +71,7 @@ def _resume(args) -> int:
     progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples, directory.config["batch_size"])]
     if not args.quiet:
         print(f"zlens: resuming {args.resume} after epoch {directory.epochs_done - 1}", file=sys.stderr)
-    run = zlens.resume(args.resume, source.to_numpy(), epochs=epochs, callbacks=progress, strategy=args.strategy)
+    run = zlens.resume(args.resume, _samples(source), epochs=epochs, callbacks=progress, strategy=args.strategy)
     _say_where(run, args.quiet)
     return 0
 
@@ -196,6 +196,11 @@ def _say_where(run, quiet: bool) -> None:
     print(f"zlens: done. z of epochs {_ranges(run.epochs)} ({', '.join(run.kinds)}), "
           f"{run.n_samples} x {run.taps['z'][0]}, in {run.path / 'latents.zarr'}\n"
           f"       zlens info {run.path}   |   zlens export {run.path} --to csv --out z.csv", file=sys.stderr)
+
+
+def _samples(source):
+    """The samples to train on: a float32 memory map stays mapped (read batch by batch), not loaded."""
+    return source.x if source.memory_mapped and not source.lazy else source.to_numpy()
 
 
 def _check_positive(**values) -> None:

@@ -151,3 +151,15 @@ def test_train_on_a_table_with_a_label_column(tmp_path, suffix):
     zlens("export", run, "--out", tmp_path / "z.csv", "--quiet")
     table = pd.read_csv(tmp_path / "z.csv")
     assert table["label"].tolist() == frame["kind"].tolist() and table.shape == (40, 4)
+
+
+@pytest.mark.slow
+def test_train_on_a_memory_mapped_npy_keeps_it_mapped_and_aligned(tmp_path):
+    x = np.random.default_rng(2).random((300, 16), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    run = tmp_path / "run"
+    zlens("train", "--data", tmp_path / "x.npy", "--out", run, "--epochs", 2, "--encoding-dim", 3,
+          "--capture", "consistent", "--quiet")
+    zlens("encode", run, "--data", tmp_path / "x.npy", "--out", tmp_path / "z.npy", "--quiet")
+    g = zarr.open_group(run / "latents.zarr", mode="r")
+    np.testing.assert_allclose(np.load(tmp_path / "z.npy"), g["consistent/z"][1], rtol=1e-5, atol=1e-6)
