@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--strategy", choices=("mirrored", "multi-worker"), default=None,
                      help="train on every local GPU (mirrored) or on the machines in TF_CONFIG (multi-worker: "
                           "run the same command on each; the chief writes the run); see docs/scale-out.md")
+    fit.add_argument("--tap-storage", choices=("auto", "device", "host", "stream"), default="auto",
+                     help="where the z buffers live while an epoch runs: device, host memory, or streamed to a "
+                          "scratch file (auto: device within --memory-budget, else stream)")
+    fit.add_argument("--memory-budget", metavar="SIZE", default=None,
+                     help="bytes the device buffers may take before auto streams them, e.g. 512MiB, 2GB "
+                          "(default 4GiB)")
     out = train.add_argument_group("output")
     out.add_argument("--out", metavar="RUN", help="the run directory to write")
     out.add_argument("--overwrite", action="store_true", help="replace an existing run directory")

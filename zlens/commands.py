@@ -23,6 +23,7 @@ def train(args) -> int:
         return _resume(args)
     if not args.out:
         raise ZlensError("name the run directory to write with --out RUN (or continue one with --resume RUN).")
+    memory_budget = None if args.memory_budget is None else parse_size(args.memory_budget, "--memory-budget")
     from zlens.data import load_data
 
     load = {"path": args.data, "label_column": args.label_column, "labels_path": args.labels,
@@ -47,6 +48,7 @@ def train(args) -> int:
         optimizer=keras.optimizers.Adam(args.learning_rate),
         capture_every=epochs if args.last_only else args.capture_every,
         overwrite=args.overwrite, callbacks=progress, strategy=args.strategy,
+        tap_storage=args.tap_storage, memory_budget=memory_budget,
         data_info={"source": source.name, "load": load, "scaled": source.scaled,
                    "original_dtype": source.original_dtype},
     )
@@ -199,8 +201,28 @@ def _say_where(run, quiet: bool) -> None:
 
 
 def _samples(source):
-    """The samples to train on: a float32 memory map stays mapped (read batch by batch), not loaded."""
-    return source.x if source.memory_mapped and not source.lazy else source.to_numpy()
+    """The samples to train on: a memory-mapped `.npy` stays mapped (read batch by batch), not loaded."""
+    return source if source.memory_mapped else source.to_numpy()
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
+               "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+
+
+def parse_size(text: str, option: str) -> int:
+    """Bytes from a size such as "4096", "512MiB", "2GB" or "1.5 GiB" (decimal kB/MB/GB, binary KiB/MiB/GiB).
+
+    Example:
+        >>> parse_size("512MiB", "--memory-budget"), parse_size("2GB", "--memory-budget")
+        (536870912, 2000000000)
+    """
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([a-zA-Z]*)\s*", text)
+    unit = match and _SIZE_UNITS.get(match.group(2).lower())
+    if not unit:
+        raise ZlensError(f"{option} must be a size such as 4096, 512MiB or 2GB; got {text!r}.")
+    return int(float(match.group(1)) * unit)
 
 
 def _check_positive(**values) -> None:

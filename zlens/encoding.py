@@ -11,7 +11,9 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from zlens.data.validate import check_block, check_samples
+from zlens.data.file_rows import read_rows
+from zlens.data.sources import DataSource
+from zlens.data.validate import check_block, check_sample_shape, check_samples
 from zlens.errors import ModelError
 
 DEFAULT_BATCH = 4096
@@ -28,8 +30,8 @@ def encode(model, x, *, batch_size: int = DEFAULT_BATCH, latent: str | None = No
     Args:
         model: a `TappedAutoencoder`, a `zlens.Run` (its trained model), a Keras autoencoder
             whose latent layer is named "z" (or given by `latent`), or an encoder model.
-        x: samples (N, ...) as an array or memory-mapped array, or an unbatched
-            `tf.data.Dataset` of samples.
+        x: samples (N, ...) as an array or memory-mapped array, a `zlens.data.DataSource`,
+            or an unbatched `tf.data.Dataset` of samples.
         batch_size: rows per compiled call (default 4096).
         latent: the latent layer's name, for a plain Keras autoencoder.
 
@@ -44,12 +46,17 @@ def encode(model, x, *, batch_size: int = DEFAULT_BATCH, latent: str | None = No
         if not parts:
             raise ModelError("the dataset to encode is empty.")
         return np.concatenate(parts)
-    check_samples(x[:1] if hasattr(x, "shape") and len(getattr(x, "shape", ())) > 1 else x,
-                  expected_shape=encoder.input_shape[1:])
-    x = x if hasattr(x, "shape") else np.asarray(x)
-    out = np.empty((len(x), *encoder.output.shape[1:]), dtype=np.float32)
-    for start in range(0, len(x), batch_size):
-        block = check_block(x[start : start + batch_size], start)
+    if isinstance(x, DataSource):
+        n, rows = x.n_samples, x.rows
+        check_sample_shape(x.x.shape, tuple(encoder.input_shape[1:]), x.name)
+    else:
+        check_samples(x[:1] if hasattr(x, "shape") and len(getattr(x, "shape", ())) > 1 else x,
+                      expected_shape=encoder.input_shape[1:])
+        x = x if hasattr(x, "shape") else np.asarray(x)
+        n, rows = len(x), lambda start, stop: read_rows(x, start, stop)  # a memory map is read, not mapped in
+    out = np.empty((n, *encoder.output.shape[1:]), dtype=np.float32)
+    for start in range(0, n, batch_size):
+        block = check_block(rows(start, start + batch_size), start)
         out[start : start + len(block)] = fn(block).numpy()
     return out
 

@@ -63,8 +63,9 @@ def fit(
         model: "dense", "conv" or "vae" (built for `x`, seeded by `seed`), a zlens model, your
             own functional/Sequential Keras autoencoder (name its latent layer with `latent`),
             an `(encoder, decoder)` pair of Keras models, or a `TappedAutoencoder`.
-        x: samples (N, features) or (N, H, W[, C]), an array or memory-mapped array, or an
-            unbatched `tf.data.Dataset` of samples.
+        x: samples (N, features) or (N, H, W[, C]), an array or memory-mapped array, an
+            unbatched `tf.data.Dataset` of samples, or a `zlens.data.DataSource` (from
+            `load_data`: a large integer `.npy` stays mapped and is scaled batch by batch).
         epochs: number of epochs.
         batch_size: samples per training step (default 256).
         capture: "in-flight" (free, from the training pass), "consistent" (an inference pass
@@ -187,9 +188,14 @@ def resume(
     data = prepare_training_data(x, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
                                  input_shape=tapped.autoencoder.input_shape[1:],
                                  resident_bytes=RESIDENT_BYTES if strategy is None else 0)
-    recorded = directory.run_json.get("data", {}).get("sha256")
-    if place.chief and recorded and data.x is not None and fingerprint(data.x)["sha256"] != recorded:
-        raise RunError(f"the data differs from the data {run_dir} was trained on (content hash mismatch).")
+    recorded = directory.run_json.get("data", {})
+    if place.chief and recorded.get("sha256") and data.x is not None:
+        now = fingerprint(data.x)
+        if now["sha256"] != recorded["sha256"]:
+            raise RunError(f"the data differs from the data {run_dir} was trained on (content hash mismatch).")
+        if now.get("scale_factor") != recorded.get("scale_factor"):
+            raise RunError(f"the data is scaled by {now.get('scale_factor')} but {run_dir} was trained on it "
+                           f"scaled by {recorded.get('scale_factor')}; load it as it was loaded then.")
     storage = config.get("tap_storage", "device")
     kinds = tuple(LatentStore.open(directory.latents_path).kinds)
     tapped._attach_recorder(data, kinds, storage)
@@ -277,9 +283,13 @@ def _tapped(model, x, *, latent, encoding_dim, taps) -> TappedAutoencoder:
 def _sample_shape(x) -> tuple[int, ...]:
     import tensorflow as tf
 
+    from zlens.data import DataSource
+
     if isinstance(x, tf.data.Dataset):
         spec = x.element_spec[0] if isinstance(x.element_spec, tuple) else x.element_spec
         return tuple(spec.shape)
+    if isinstance(x, DataSource):
+        return x.sample_shape
     shape = np.shape(x)
     if len(shape) < 2:
         from zlens.data.validate import check_samples
@@ -289,9 +299,16 @@ def _sample_shape(x) -> tuple[int, ...]:
 
 
 def fingerprint(x) -> dict[str, Any]:
-    """Shape, dtype and a content hash of the training array (None parts for a dataset)."""
+    """Shape, dtype and a content hash of the training array (None parts for a dataset).
+
+    A lazy `DataSource` is hashed as stored, with the factor its values are scaled by per batch.
+    """
+    from zlens.data import DataSource
+
     if x is None:
         return {"shape": None, "dtype": None, "sha256": None}
+    if isinstance(x, DataSource):
+        return {**x.fingerprint(), "scale_factor": x.scale_factor}
     return array_fingerprint(x)
 
 

@@ -90,6 +90,8 @@ def test_train_on_a_keras_mnist_layout_npz(tmp_path):
         (["train", "--encoding-dim", "0", "--out", "r"], "--encoding-dim must be at least 1"),
         (["train"], "name the run directory to write with --out"),
         (["train", "--model", "mlp", "--out", "r"], "invalid choice: 'mlp'"),
+        (["train", "--memory-budget", "lots", "--out", "r"], "--memory-budget must be a size such as"),
+        (["train", "--tap-storage", "disk", "--out", "r"], "invalid choice: 'disk'"),
         (["info", "nowhere"], "is not a zlens run directory"),
         (["export", "nowhere", "--out", "z.txt"], "choose a format"),
         (["encode", "nowhere", "--data", "x.npy", "--out", "z.npy"], "is not a zlens run directory"),
@@ -159,7 +161,39 @@ def test_train_on_a_memory_mapped_npy_keeps_it_mapped_and_aligned(tmp_path):
     np.save(tmp_path / "x.npy", x)
     run = tmp_path / "run"
     zlens("train", "--data", tmp_path / "x.npy", "--out", run, "--epochs", 2, "--encoding-dim", 3,
-          "--capture", "consistent", "--quiet")
+          "--capture", "consistent", "--memory-budget", "1KiB", "--quiet")
+    assert json.loads((run / "run.json").read_text())["config"]["tap_storage"] == "stream"  # z past the budget
     zlens("encode", run, "--data", tmp_path / "x.npy", "--out", tmp_path / "z.npy", "--quiet")
     g = zarr.open_group(run / "latents.zarr", mode="r")
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), g["consistent/z"][1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_train_on_a_large_integer_npy_scales_it_batch_by_batch(tmp_path):
+    """An 8-bit .npy past MATERIALIZE_BYTES (lowered here, in the CLI's own process) is never
+    converted whole: the run is the run of the scaled float32 data, and resume reloads it the same way."""
+    pixels = np.random.default_rng(4).integers(0, 256, size=(400, 16), dtype=np.uint8)
+    np.save(tmp_path / "px.npy", pixels)
+    np.save(tmp_path / "scaled.npy", pixels.astype(np.float32) / np.float32(255))
+    lowered = ("import sys; import zlens.data.sources as s; s.MATERIALIZE_BYTES = 1000; "
+               "from zlens.cli import main; sys.exit(main(sys.argv[1:]))")
+
+    def train(*args):
+        proc = subprocess.run([sys.executable, "-c", lowered, "train", *map(str, args), "--quiet"],
+                              capture_output=True, text=True, env=ENV, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+
+    common = ("--encoding-dim", 3, "--seed", 0, "--capture", "consistent", "--tap-storage", "host")
+    train("--data", tmp_path / "px.npy", "--out", tmp_path / "lazy", "--epochs", 2, *common)
+    train("--resume", tmp_path / "lazy", "--epochs", 3)
+    train("--data", tmp_path / "scaled.npy", "--out", tmp_path / "float", "--epochs", 3, *common)
+    lazy, scaled = (json.loads((tmp_path / name / "run.json").read_text()) for name in ("lazy", "float"))
+    assert lazy["data"]["dtype"] == "uint8" and lazy["data"]["scale_factor"] == pytest.approx(1 / 255)
+    assert lazy["epochs_done"] == 3 and lazy["status"] == "finished"
+    z_lazy = zarr.open_group(tmp_path / "lazy" / "latents.zarr", mode="r")["consistent/z"]
+    z_float = zarr.open_group(tmp_path / "float" / "latents.zarr", mode="r")["consistent/z"]
+    np.testing.assert_allclose(z_lazy[1], z_float[1], rtol=1e-4, atol=1e-5)  # before the resume: the same run
+    proc = subprocess.run([sys.executable, "-c", lowered, "encode", tmp_path / "lazy", "--data", tmp_path / "px.npy",
+                           "--out", tmp_path / "z.npy", "--quiet"], capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "z.npy"), z_lazy[2], rtol=1e-5, atol=1e-6)  # resumed: the final model

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from zlens.data.indexed import MemmapRows, index_array, index_batches
+from zlens.data.file_rows import MemmapRows
+from zlens.data.indexed import index_array, index_batches
 
 
 def _epoch(ds):

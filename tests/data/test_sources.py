@@ -83,6 +83,32 @@ def test_large_uint8_npy_stays_mapped_and_is_scaled_per_batch(tmp_path, monkeypa
     np.testing.assert_array_equal(src.rows(2, 5), np.concatenate(batches)[2:5])
 
 
+def test_take_reads_rows_by_index_from_the_map_and_scales_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "MATERIALIZE_BYTES", 1000)
+    raw = _pixels(12)
+    np.save(tmp_path / "px.npy", raw)
+    src = load_data(tmp_path / "px.npy", flatten=True)
+    assert src.lazy and src.sample_shape == (784,)
+    idx = np.array([11, 0, 5, 6, 7, 0])
+    rows = src.take(idx)
+    assert rows.dtype == np.float32 and rows.shape == (6, 784)
+    np.testing.assert_allclose(rows, raw.reshape(12, -1)[idx] / 255, rtol=1e-6)
+    in_memory = from_array(raw.reshape(12, -1).astype(np.float32) / 255)
+    np.testing.assert_array_equal(in_memory.take(idx), in_memory.x[idx])
+
+
+def test_read_rows_reads_a_view_of_a_map_from_its_file(tmp_path):
+    from zlens.data.file_rows import read_rows
+
+    x = np.arange(60, dtype=np.float32).reshape(10, 6)
+    np.save(tmp_path / "x.npy", x)
+    view = np.load(tmp_path / "x.npy", mmap_mode="r")[3:9]
+    rows = read_rows(view, 1, 4)
+    assert type(rows) is np.ndarray  # read from the file, not a slice of the map
+    np.testing.assert_array_equal(rows, x[4:7])
+    np.testing.assert_array_equal(read_rows(view, 4, 99), x[7:9])
+
+
 def test_scale_none_keeps_integer_values(tmp_path):
     path = tmp_path / "px.npy"
     np.save(path, _pixels(5))

@@ -67,3 +67,27 @@ def test_peak_memory_of_a_streamed_run_does_not_grow_with_n(tmp_path):
           f"(x + taps); total peak RSS (psutil) {small['peak_rss_mb']:.0f} / {large['peak_rss_mb']:.0f} MB "
           f"(counts the mapped pages of x); {large['seconds']:.1f} s for the large epoch")
     assert growth < 0.25 * more_data, figures
+
+
+def test_a_large_integer_npy_is_scaled_batch_by_batch_and_gives_the_in_memory_z(tmp_path, monkeypatch):
+    """A uint8 `.npy` too large to convert in memory stays mapped: each batch is read and scaled
+    as it is needed, and the run is the run of the scaled float32 array (its fingerprint: the file)."""
+    from zlens.data import load_data, sources
+
+    pixels = np.random.default_rng(3).integers(0, 256, size=(1500, 12), dtype=np.uint8)
+    np.save(tmp_path / "px.npy", pixels)
+    monkeypatch.setattr(sources, "MATERIALIZE_BYTES", 1000)
+    source = load_data(tmp_path / "px.npy")
+    assert source.lazy and source.memory_mapped
+    lazy = _fit(source, tmp_path, "lazy", tap_storage="host")
+    reference = _fit(pixels.astype(np.float32) / np.float32(255), tmp_path, "memory")
+    for kind in ("in-flight", "consistent"):
+        np.testing.assert_allclose(lazy.z(1, kind), reference.z(1, kind), rtol=1e-4, atol=1e-5)
+    data = json.loads((tmp_path / "lazy" / "run.json").read_text())["data"]
+    assert data["dtype"] == "uint8" and data["sha256"] == source.fingerprint()["sha256"]
+    resumed = zlens.resume(tmp_path / "lazy", source, epochs=3)
+    assert resumed.epochs == [0, 1, 2]
+    np.testing.assert_allclose(zlens.encode(resumed, source, batch_size=256), resumed.z(2, "consistent"),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(zlens.ZlensError, match="scaled by None but .* scaled by 0.0039"):
+        zlens.resume(tmp_path / "lazy", load_data(tmp_path / "px.npy", scale="none"), epochs=4)

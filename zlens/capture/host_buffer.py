@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from zlens.capture.buffer import check_counts
-from zlens.data.indexed import consecutive_runs
+from zlens.data.file_rows import consecutive_runs
 
 BLOCK_BYTES = 8 * 2**20  # rows handed out per `blocks()` step: about one store chunk
 

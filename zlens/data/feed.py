@@ -18,9 +18,11 @@ from zlens.data.indexed import (
     index_batches,
     index_dataset,
     is_memory_mapped,
+    reader_gatherer,
     row_gatherer,
 )
-from zlens.data.validate import check_samples
+from zlens.data.sources import DataSource
+from zlens.data.validate import check_sample_shape, check_samples
 from zlens.errors import DataError
 
 CONSISTENT_BATCH = 1024
@@ -38,12 +40,14 @@ class TrainingData:
     `shard(batch_size, count, index)` rebuilds both datasets for one worker's share of the
     samples (those whose index is `index` modulo `count`), batched per replica; it is None for
     data given already indexed. `distributed` is True once both are `tf.distribute` datasets.
+    `x` is what the run fingerprints: the samples, the lazy `DataSource` they are read from,
+    or None for a dataset.
     """
 
     train: tf.data.Dataset
     consistent: tf.data.Dataset
     n_samples: int
-    x: np.ndarray | None = None
+    x: np.ndarray | DataSource | None = None
     resident: np.ndarray | None = None
     shard: Callable[[int, int, int], tuple[tf.data.Dataset, tf.data.Dataset]] | None = None
     distributed: bool = False
@@ -64,7 +68,8 @@ def prepare_training_data(
     """Validate `x` (and `y`) once and build the indexed training and consistent datasets.
 
     `x` may be an array (N, ...), an unbatched dataset of samples (or of `(x, y)` pairs),
-    or batches already indexed as `(x, idx)` / `(x, y, idx)`. An in-memory array of at most
+    or batches already indexed as `(x, idx)` / `(x, y, idx)`, or a `DataSource` (`load_data`;
+    a lazy one, such as a large integer `.npy`, is converted batch by batch). An in-memory array of at most
     `resident_bytes` (and no separate `y`) is kept on the device: `train` then yields index
     batches only (see `TrainingData`). A memory-mapped array is read batch by batch from its
     file, never whole.
@@ -75,22 +80,18 @@ def prepare_training_data(
         if y is not None:
             raise DataError("with a tf.data dataset, put the targets in the dataset as (x, y) pairs, not y=.")
         return _from_dataset(x, batch_size, shuffle, seed, input_shape, n_samples)
+    if isinstance(x, DataSource):
+        if x.lazy:
+            return _from_lazy_source(x, y, batch_size, shuffle, seed, input_shape)
+        x = x.x
     x = check_samples(x, expected_shape=input_shape)
     if y is not None:
         y = check_samples(y, name="y")
         if len(y) != len(x):
             raise DataError(f"`y` has {len(y)} samples but `x` has {len(x)}; they must match.")
-
     gather_x = row_gatherer(x)  # one copy of x (none for a memory-mapped file) for every dataset
     gather_y = None if y is None else row_gatherer(y)
-
-    def shard(batch: int, count: int = 1, index: int = 0):
-        train = gathered_batches(len(x), gather_x, batch, shuffle=shuffle, seed=seed, gather_y=gather_y,
-                                 shard=(count, index))
-        consistent = gathered_batches(len(x), gather_x, max(batch, CONSISTENT_BATCH), shuffle=False,
-                                      shard=(count, index))
-        return train, consistent
-
+    shard = _gathered_shards(len(x), gather_x, gather_y, shuffle, seed)
     train, consistent = shard(batch_size)
     if y is None and not isinstance(x, np.memmap) and not is_memory_mapped(x) and x.nbytes <= resident_bytes:
         # Fixed prefetch, autotuning off: tf.data's autotuner stalls this tiny pipeline for up to
@@ -100,6 +101,29 @@ def prepare_training_data(
         train = index_batches(len(x), batch_size, shuffle, seed).prefetch(2).with_options(untuned)
         return TrainingData(train, consistent, len(x), x, resident=x, shard=shard, batch_size=batch_size)
     return TrainingData(train, consistent, len(x), x, shard=shard, batch_size=batch_size)
+
+
+def _from_lazy_source(source: DataSource, y, batch_size, shuffle, seed, input_shape) -> TrainingData:
+    """A source whose stored values are converted per batch (a large integer `.npy`): read by index."""
+    if y is not None:
+        raise DataError("a DataSource is its own target: pass y= only with an array x.")
+    if input_shape is not None:
+        check_sample_shape(source.x.shape, tuple(input_shape), source.name)
+    shard = _gathered_shards(source.n_samples, reader_gatherer(source.take, source.sample_shape), None, shuffle, seed)
+    return TrainingData(*shard(batch_size), source.n_samples, source, shard=shard, batch_size=batch_size)
+
+
+def _gathered_shards(n, gather_x, gather_y, shuffle, seed):
+    """`TrainingData.shard` over row gatherers: the train and consistent datasets of one worker's share."""
+
+    def shard(batch: int, count: int = 1, index: int = 0):
+        train = gathered_batches(n, gather_x, batch, shuffle=shuffle, seed=seed, gather_y=gather_y,
+                                 shard=(count, index))
+        consistent = gathered_batches(n, gather_x, max(batch, CONSISTENT_BATCH), shuffle=False,
+                                      shard=(count, index))
+        return train, consistent
+
+    return shard
 
 
 def _from_dataset(ds, batch_size, shuffle, seed, input_shape, n_samples) -> TrainingData:

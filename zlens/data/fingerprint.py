@@ -11,15 +11,17 @@ from typing import Iterator
 
 import numpy as np
 
+from zlens.data.file_rows import read_rows
+
 _HASH_CHUNK_BYTES = 64 * 1024 * 1024
 
 
 def row_chunks(x: np.ndarray) -> Iterator[np.ndarray]:
-    """`x` in contiguous row blocks of about 64 MiB (a memory-mapped file is read block by block)."""
-    row_bytes = max(1, x[:1].nbytes)
+    """`x` in contiguous row blocks of about 64 MiB (a memory-mapped file is read, not mapped in)."""
+    row_bytes = max(1, int(np.prod(x.shape[1:], dtype=np.int64)) * x.itemsize)
     step = max(1, _HASH_CHUNK_BYTES // row_bytes)
     for start in range(0, x.shape[0], step):
-        yield np.ascontiguousarray(x[start : start + step])
+        yield np.ascontiguousarray(read_rows(x, start, start + step))
 
 
 def array_fingerprint(x: np.ndarray) -> dict:

@@ -6,12 +6,10 @@ or number of replicas, `idx` says which samples a batch holds.
 
 from __future__ import annotations
 
-import os
-import weakref
-
 import numpy as np
 import tensorflow as tf
 
+from zlens.data.file_rows import MemmapRows, is_memory_mapped
 from zlens.errors import DataError
 
 
@@ -134,99 +132,21 @@ def row_gatherer(x: np.ndarray):
     """A function idx -> x[idx] for a dataset map: `tf.gather` over a constant, or, for a
     memory-mapped array, a read of just those rows from its file (`MemmapRows`)."""
     if is_memory_mapped(x):
-        read = MemmapRows(x)
-        row_shape = tuple(x.shape[1:])
-        dtype = tf.as_dtype(x.dtype)
-
-        def gather(idx):
-            rows = tf.numpy_function(read, [idx], dtype, stateful=False)
-            rows.set_shape((None, *row_shape))
-            return rows
-
-        return gather
+        return reader_gatherer(MemmapRows(x), tuple(x.shape[1:]), x.dtype)
     x_t = tf.constant(x)
     return lambda idx: tf.gather(x_t, idx)
 
 
-def is_memory_mapped(x) -> bool:
-    """Whether `x` is a C-ordered view of a memory-mapped file whose rows can be read from it."""
-    return _file_region(x) is not None
+def reader_gatherer(read, row_shape: tuple[int, ...], dtype=np.float32):
+    """A function idx -> rows for a dataset map that calls `read(idx)` (NumPy in, NumPy out) on the host."""
+    tf_dtype = tf.as_dtype(dtype)
 
+    def gather(idx):
+        rows = tf.numpy_function(read, [idx], tf_dtype, stateful=False)
+        rows.set_shape((None, *row_shape))
+        return rows
 
-def _file_region(x) -> tuple[str, int] | None:
-    """(file name, byte offset of row 0) of a C-ordered array inside a memory map, else None."""
-    if not isinstance(x, np.ndarray) or not x.flags.c_contiguous:
-        return None
-    root = x
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    if not isinstance(root, np.memmap) or getattr(root, "filename", None) is None:
-        return None
-    # np.memmap maps the file so that its own data pointer sits at byte `offset` of the file.
-    return root.filename, int(root.offset) + (x.ctypes.data - root.ctypes.data)
-
-
-class MemmapRows:
-    """Reads rows of a memory-mapped array by index with `os.pread`: no page stays mapped.
-
-    Slicing a memory map leaves every page it touched counted in the process' resident memory;
-    reading the bytes keeps a pass over a file larger than memory at one batch of RSS. Runs of
-    consecutive indices (an ordered pass) are read with one call each.
-
-    Example:
-        >>> np.save("/tmp/a.npy", np.arange(12, dtype="float32").reshape(6, 2))  # doctest: +SKIP
-        >>> MemmapRows(np.load("/tmp/a.npy", mmap_mode="r"))(np.array([4, 1])).tolist()  # doctest: +SKIP
-        [[8.0, 9.0], [2.0, 3.0]]
-    """
-
-    def __init__(self, x: np.memmap) -> None:
-        region = _file_region(x)
-        if region is None:
-            raise DataError("MemmapRows needs a C-ordered memory-mapped array (np.load(path, mmap_mode='r')).")
-        filename, self.offset = region
-        self.dtype = x.dtype
-        self.row_shape = tuple(x.shape[1:])
-        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * x.itemsize
-        self.n = int(x.shape[0])
-        self._fd = os.open(filename, os.O_RDONLY)
-        weakref.finalize(self, os.close, self._fd)
-
-    def __call__(self, idx) -> np.ndarray:
-        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
-        out = np.empty((len(idx), *self.row_shape), dtype=self.dtype)
-        if not len(idx):
-            return out
-        order = np.argsort(idx, kind="stable")
-        ranked = idx[order]
-        if ranked[0] < 0 or ranked[-1] >= self.n:
-            raise IndexError(f"sample index out of range 0..{self.n - 1}")
-        flat = out.reshape(len(idx), -1).view(np.uint8)
-        for a, b in consecutive_runs(ranked):
-            data = pread_exact(self._fd, (b - a) * self.row_bytes, self.offset + int(ranked[a]) * self.row_bytes)
-            flat[order[a:b]] = np.frombuffer(data, np.uint8).reshape(b - a, self.row_bytes)
-        return out
-
-
-def consecutive_runs(ranked: np.ndarray) -> list[tuple[int, int]]:
-    """`(a, b)` slices of a sorted index vector whose values are consecutive (one I/O call each).
-
-    Example:
-        >>> consecutive_runs(np.array([2, 3, 4, 9, 11, 12]))
-        [(0, 3), (3, 4), (4, 6)]
-    """
-    starts = np.flatnonzero(np.r_[True, np.diff(ranked) != 1])
-    return list(zip(starts.tolist(), np.r_[starts[1:], len(ranked)].tolist()))
-
-
-def pread_exact(fd: int, size: int, offset: int) -> bytes:
-    """`size` bytes at `offset` of an open file (`os.pread` may return fewer per call)."""
-    data = os.pread(fd, size, offset)
-    while len(data) < size:  # large reads may come back in parts
-        more = os.pread(fd, size - len(data), offset + len(data))
-        if not more:
-            raise DataError(f"the memory-mapped file ended early (wanted {size} bytes at offset {offset}).")
-        data += more
-    return data
+    return gather
 
 
 def index_dataset(

@@ -12,6 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
+from zlens.data.file_rows import MemmapRows, is_memory_mapped, read_rows
 from zlens.data.fingerprint import array_fingerprint, row_chunks
 from zlens.data.validate import check_labels, check_samples
 from zlens.errors import DataError
@@ -58,6 +59,7 @@ class DataSource:
     original_dtype: str = ""
     scale_factor: float | None = None
     _fingerprint: dict | None = field(default=None, init=False, repr=False, compare=False)
+    _reader: MemmapRows | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.original_dtype:
@@ -95,6 +97,22 @@ class DataSource:
         if not self.lazy:
             return np.asarray(chunk)
         return _as_float32(chunk, self.scale_factor)
+
+    def take(self, idx) -> np.ndarray:
+        """The samples at indices `idx`, as float32, scaled; a memory-mapped file is read, not mapped in.
+
+        Example:
+            >>> DataSource(np.arange(6, dtype="uint8").reshape(3, 2), scale_factor=0.5).take([2, 0]).tolist()
+            [[2.0, 2.5], [0.0, 0.5]]
+        """
+        idx = np.asarray(idx, dtype=np.int64)
+        if is_memory_mapped(self.x):
+            if self._reader is None:
+                self._reader = MemmapRows(self.x)
+            chunk = self._reader(idx)
+        else:
+            chunk = self.x[idx]
+        return _as_float32(chunk, self.scale_factor) if self.lazy else np.asarray(chunk)
 
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:
         """Float32 batches in sample order; the last one is partial when N % batch_size > 0.
@@ -139,25 +157,6 @@ class DataSource:
             "lazy": self.lazy,
             "n_classes": None if labels is None else int(len(np.unique(labels))),
         }
-
-
-def read_rows(x: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """Rows `start:stop` of `x`; from a memory-mapped file they are read with plain file I/O.
-
-    Slicing a memory map leaves its pages counted in the process' resident memory until the
-    kernel reclaims them; reading the bytes instead keeps a pass over a huge `.npy` bounded.
-
-    Example:
-        >>> read_rows(np.arange(6).reshape(3, 2), 1, 3).tolist()
-        [[2, 3], [4, 5]]
-    """
-    stop = min(stop, x.shape[0])
-    if not isinstance(x, np.memmap) or getattr(x, "filename", None) is None or not x.flags.c_contiguous:
-        return x[start:stop]
-    row_items = int(np.prod(x.shape[1:], dtype=np.int64))
-    count = max(0, stop - start) * row_items
-    rows = np.fromfile(x.filename, dtype=x.dtype, count=count, offset=x.offset + start * row_items * x.itemsize)
-    return rows.reshape(-1, *x.shape[1:])
 
 
 def load_data(

@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
+from zlens.data.file_rows import read_rows
 from zlens.errors import DataError
 
 _CHUNK_ROWS = 65536
@@ -53,7 +54,7 @@ def check_samples(
     if arr.shape[0] == 0:
         raise DataError(f"`{name}` is empty (shape {arr.shape}): there are no samples to train on.")
     if expected_shape is not None:
-        _check_sample_shape(arr.shape, tuple(expected_shape), name)
+        check_sample_shape(arr.shape, tuple(expected_shape), name)
     if arr.dtype != dtype:
         arr = arr.astype(dtype)
     _check_finite(arr, name)
@@ -89,7 +90,8 @@ def check_labels(labels, n_samples: int, *, name: str = "labels") -> np.ndarray 
     return arr
 
 
-def _check_sample_shape(shape: tuple, expected: tuple, name: str) -> None:
+def check_sample_shape(shape: tuple, expected: tuple, name: str) -> None:
+    """Raise one clear `DataError` unless samples of array shape `shape` match `expected` (None: any size)."""
     sample = shape[1:]
     if len(sample) != len(expected) or any(
         e is not None and e != s for s, e in zip(sample, expected)
@@ -105,7 +107,7 @@ def _check_finite(arr: np.ndarray, name: str, offset: int = 0) -> None:
     if arr.dtype.kind not in "f":
         return
     for start in range(0, arr.shape[0], _CHUNK_ROWS):
-        chunk = np.asarray(arr[start : start + _CHUNK_ROWS])
+        chunk = np.asarray(read_rows(arr, start, start + _CHUNK_ROWS))
         if not np.isfinite(chunk).all():
             bad = np.argwhere(~np.isfinite(chunk))[0]
             row = offset + start + int(bad[0])
