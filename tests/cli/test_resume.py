@@ -105,6 +105,18 @@ def test_resume_from_python_continues_the_history(x_small, tmp_path):
         zlens.resume(run_dir, x_small)
 
 
+def test_a_resumed_run_is_the_uninterrupted_run(x_small, tmp_path):
+    """Samples in memory are visited in an order fixed by (seed, epoch), and the weights and the
+    optimizer state come back from the checkpoint: stopping after epoch 1 and resuming changes nothing."""
+    whole = zlens.fit("dense", x_small, epochs=4, batch_size=16, encoding_dim=2, seed=3, capture="both")
+    zlens.fit("dense", x_small, epochs=2, batch_size=16, encoding_dim=2, seed=3, capture="both",
+              run_dir=tmp_path / "run")
+    resumed = zlens.resume(tmp_path / "run", x_small, epochs=4)
+    for epoch in range(4):
+        for kind in ("in-flight", "consistent"):
+            np.testing.assert_allclose(resumed.z(epoch, kind), whole.z(epoch, kind), rtol=1e-6, atol=1e-7)
+
+
 def test_open_run_is_lazy_and_matches_fit(x_small, tmp_path):
     run = zlens.fit("dense", x_small, epochs=2, batch_size=32, seed=0, run_dir=tmp_path / "r")
     opened = zlens.open_run(tmp_path / "r")

@@ -12,9 +12,8 @@ from local_cluster import run_probe
 
 @pytest.fixture
 def x_file(tmp_path):
-    x = np.random.default_rng(0).random((3001, 12), dtype=np.float32)
-    np.save(tmp_path / "x.npy", x)
-    return x, np.load(tmp_path / "x.npy", mmap_mode="r")
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((3001, 12), dtype=np.float32))
+    return np.load(tmp_path / "x.npy", mmap_mode="r")
 
 
 def _fit(x, tmp_path, name, **kwargs):
@@ -22,9 +21,9 @@ def _fit(x, tmp_path, name, **kwargs):
                      run_dir=tmp_path / name, **kwargs)
 
 
-def test_streamed_taps_over_a_memory_mapped_file_give_the_in_memory_z(x_file, tmp_path):
-    in_memory, mapped = x_file
-    reference = _fit(in_memory, tmp_path, "device", tap_storage="device")
+def test_streamed_taps_over_a_memory_mapped_file_give_the_device_buffers_z(x_file, tmp_path):
+    mapped = x_file
+    reference = _fit(mapped, tmp_path, "device", tap_storage="device")
     for storage in ("host", "auto"):
         run = _fit(mapped, tmp_path, storage, tap_storage=storage, memory_budget=64 * 1024)
         assert run.summary()["config"]["tap_storage"] == {"host": "host", "auto": "stream"}[storage]
@@ -69,7 +68,7 @@ def test_peak_memory_of_a_streamed_run_does_not_grow_with_n(tmp_path):
     assert growth < 0.25 * more_data, figures
 
 
-def test_a_large_integer_npy_is_scaled_batch_by_batch_and_gives_the_in_memory_z(tmp_path, monkeypatch):
+def test_a_large_integer_npy_is_scaled_batch_by_batch_and_gives_the_float_z(tmp_path, monkeypatch):
     """A uint8 `.npy` too large to convert in memory stays mapped: each batch is read and scaled
     as it is needed, and the run is the run of the scaled float32 array (its fingerprint: the file)."""
     from zlens.data import load_data, sources
@@ -80,7 +79,8 @@ def test_a_large_integer_npy_is_scaled_batch_by_batch_and_gives_the_in_memory_z(
     source = load_data(tmp_path / "px.npy")
     assert source.lazy and source.memory_mapped
     lazy = _fit(source, tmp_path, "lazy", tap_storage="host")
-    reference = _fit(pixels.astype(np.float32) / np.float32(255), tmp_path, "memory")
+    np.save(tmp_path / "scaled.npy", pixels.astype(np.float32) / np.float32(255))
+    reference = _fit(np.load(tmp_path / "scaled.npy", mmap_mode="r"), tmp_path, "scaled")  # read the same way
     for kind in ("in-flight", "consistent"):
         np.testing.assert_allclose(lazy.z(1, kind), reference.z(1, kind), rtol=1e-4, atol=1e-5)
     data = json.loads((tmp_path / "lazy" / "run.json").read_text())["data"]

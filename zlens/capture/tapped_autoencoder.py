@@ -24,6 +24,7 @@ from zlens.capture.taps import (
     resolve_latent,
     tap_row_shapes,
 )
+from zlens.data.epoch_order import EpochOrder, ReorderEachEpoch
 from zlens.data.feed import RESIDENT_BYTES, TrainingData, prepare_training_data
 from zlens.data.validate import check_labels
 from zlens.distribute import WorkerSum, distribute_data, placement
@@ -86,6 +87,7 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         object.__setattr__(self, "_recorder", None)
         object.__setattr__(self, "_encoder", None)
         object.__setattr__(self, "_resident", None)
+        object.__setattr__(self, "_order", None)
         self.run = None
         self.built = True  # the wrapped functional model is built: so is this one
 
@@ -132,8 +134,8 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
 
     # -- the compiled steps ---------------------------------------------------------------
     def train_step(self, data):
-        if _is_index(data):  # index batches over samples kept on the device
-            idx = data
+        if _is_index(data):  # positions in this epoch's order of the samples kept on the device
+            idx = tf.gather(self._order, data)
             x = y = tf.gather(self._resident, idx)
         else:
             x, y, idx = _unpack_indexed(data)
@@ -234,12 +236,14 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         if strategy is not None:
             data = distribute_data(data, strategy, data.batch_size)
             self._settle_for_replicas(placement(strategy).multi_worker)
-        self._hold_resident(data.resident)
+        self._hold_resident(data.resident, data.order)
+        # First of all callbacks: each epoch's order is set before anything else sees the epoch.
+        ordering = [] if data.order is None else [ReorderEachEpoch(data.order, self._order)]
         if capture is None:
             self._detach_recorder()
             self.run = None
             with quiet_distributed_input(data.distributed):
-                return super().fit(data.train, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                return super().fit(data.train, epochs=epochs, verbose=verbose, callbacks=[*ordering, *(callbacks or [])],
                                    validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False,
                                    **kwargs)
         kinds = CAPTURE_CHOICES[capture]
@@ -254,7 +258,7 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         )
         with quiet_distributed_input(data.distributed):
             history = super().fit(
-                data.train, epochs=epochs, verbose=verbose, callbacks=[recorder_cb, *(callbacks or [])],
+                data.train, epochs=epochs, verbose=verbose, callbacks=[*ordering, recorder_cb, *(callbacks or [])],
                 validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False, **kwargs,
             )
         self.run = writer.run()
@@ -275,15 +279,18 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             self.jit_compile = False  # the step calls back into Python: XLA cannot compile it
             self.train_function = None
 
-    def _hold_resident(self, x: np.ndarray | None) -> None:
-        """Keep `x` in a device variable for the step to gather from (None: release it)."""
+    def _hold_resident(self, x: np.ndarray | None, order: EpochOrder | None = None) -> None:
+        """Keep `x` in a device variable for the step to gather from, visited in `order` (None: release it)."""
         held = self._resident
         if x is None:
             object.__setattr__(self, "_resident", None)
-        elif held is not None and tuple(held.shape) == x.shape:
+            object.__setattr__(self, "_order", None)
+            return
+        if held is not None and tuple(held.shape) == x.shape:
             held.assign(x)
         else:
             object.__setattr__(self, "_resident", tf.Variable(x, trainable=False, name="zlens_samples"))
+            object.__setattr__(self, "_order", tf.Variable(order.identity(), trainable=False, name="zlens_order"))
             self.train_function = None
 
     def _detach_recorder(self) -> None:

@@ -94,13 +94,40 @@ def permuted_indices(size: int, key: tf.Tensor) -> tf.data.Dataset:
 
     A Feistel network permutes 0..2^b-1 (the smallest even b with 2^b >= size); values >= size
     are dropped, which leaves a permutation of 0..size-1. Each block of up to 65536 values is
-    computed with a few vector operations, so shuffling costs no buffer of n samples.
+    computed with a few vector operations, so shuffling costs no buffer of n samples. The
+    blocks, joined, are `permutation(size, key)`.
 
     Example:
         >>> out = np.concatenate(list(permuted_indices(10, tf.constant(7, tf.int64)).as_numpy_iterator()))
         >>> sorted(out.tolist()) == list(range(10))
         True
     """
+    encrypt, span = _feistel(size, key)
+
+    @tf.autograph.experimental.do_not_convert  # plain tensor code: skip autograph's slow rewrite
+    def block(start):
+        out = encrypt(tf.range(start, tf.minimum(start + _PERMUTE_BLOCK, span), dtype=tf.int64))
+        return tf.boolean_mask(out, out < size)
+
+    return tf.data.Dataset.range(0, span, _PERMUTE_BLOCK).map(block)
+
+
+def permutation(size: int, key: tf.Tensor) -> tf.Tensor:
+    """The whole permutation `permuted_indices(size, key)` yields block by block, as one tensor.
+
+    Example:
+        >>> key = tf.constant(7, tf.int64)
+        >>> joined = np.concatenate(list(permuted_indices(1000, key).as_numpy_iterator()))
+        >>> bool((permutation(1000, key).numpy() == joined).all())
+        True
+    """
+    encrypt, span = _feistel(size, key)
+    out = encrypt(tf.range(span, dtype=tf.int64))
+    return tf.boolean_mask(out, out < size)
+
+
+def _feistel(size: int, key: tf.Tensor):
+    """`(encrypt, span)`: a bijection of 0..span-1 (int64 vector in, out) chosen by `key`, span >= size."""
     bits = max(2, (size - 1).bit_length())
     bits += bits % 2
     half, span = bits // 2, 1 << bits
@@ -109,16 +136,13 @@ def permuted_indices(size: int, key: tf.Tensor) -> tf.data.Dataset:
     round_keys = [_mix32(tf.bitwise.bitwise_xor(tf.bitwise.right_shift(key, 5 * r) & _M32, 0x9E3779B9 * (r + 1) & _M32))
                   for r in range(_ROUNDS)]
 
-    @tf.autograph.experimental.do_not_convert  # plain tensor code: skip autograph's slow rewrite
-    def block(start):
-        i = tf.range(start, tf.minimum(start + _PERMUTE_BLOCK, span), dtype=tf.int64)
+    def encrypt(i):
         left, right = tf.bitwise.right_shift(i, half), i & mask
         for k in round_keys:
             left, right = right, tf.bitwise.bitwise_xor(left, _mix32(tf.bitwise.bitwise_xor(right, k)) & mask)
-        out = tf.bitwise.bitwise_or(tf.bitwise.left_shift(left, half), right)
-        return tf.boolean_mask(out, out < size)
+        return tf.bitwise.bitwise_or(tf.bitwise.left_shift(left, half), right)
 
-    return tf.data.Dataset.range(0, span, _PERMUTE_BLOCK).map(block)
+    return encrypt, span
 
 
 def _mix32(v: tf.Tensor) -> tf.Tensor:

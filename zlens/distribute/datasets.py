@@ -46,4 +46,4 @@ def distribute_data(data: TrainingData, strategy: tf.distribute.Strategy, batch_
             return strategy.distribute_datasets_from_function(build)
 
         train, consistent = pipeline(0), pipeline(1)
-    return replace(data, train=train, consistent=consistent, resident=None, distributed=True)
+    return replace(data, train=train, consistent=consistent, resident=None, order=None, distributed=True)
