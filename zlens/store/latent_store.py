@@ -95,6 +95,7 @@ class LatentStore:
         self._kinds = list(attrs["kinds"])
         self._committed = int(attrs["committed"])
         self._epochs = [int(e) for e in attrs["epochs"]]
+        self._handles: dict[str, zarr.Array] = {}  # arrays opened for writing (see `_writable`)
 
     # ----------------------------------------------------------------- create / open
     @classmethod
@@ -151,7 +152,7 @@ class LatentStore:
                     name,
                     shape=(0, n_samples, *row),
                     chunks=(1, rows_per_chunk(n_samples, row, dtype.itemsize), *row),
-                    dtype=dtype,
+                    dtype=dtype, compressors=None if location is None else "auto",
                     dimension_names=("epoch", "sample", *(f"{name}_{i}" for i in range(len(row)))),
                 )
         group.create_array("epochs", shape=(0,), chunks=(EPOCHS_CHUNK,), dtype="int64",
@@ -315,7 +316,7 @@ class LatentStore:
         if self._epochs and epoch <= self._epochs[-1]:
             raise RunError(f"Epoch {epoch} must come after the last committed epoch {self._epochs[-1]}: "
                            "epoch numbers increase strictly (call truncate_after(...) to redo epochs).")
-        dtype = self._group[f"{self._kinds[0]}/{next(iter(self._taps))}"].dtype
+        dtype = self._writable(f"{self._kinds[0]}/{next(iter(self._taps))}").dtype
         checked = check_values(values, self._kinds, self._taps, self._n_samples, dtype)
         self._write_slot(self._committed, epoch, checked)
         self._set_committed(self._epochs + [epoch])
@@ -330,6 +331,7 @@ class LatentStore:
         keep = [e for e in self._epochs if e <= int(epoch)]
         # Visibility marker first when shrinking; then free the dropped slots.
         self._set_committed(keep)
+        self._handles.clear()  # resized below through other handles
         for arr in self._arrays():
             if arr.shape[0] > len(keep):
                 arr.resize((len(keep), *arr.shape[1:]))
@@ -367,7 +369,7 @@ class LatentStore:
         """Write one slot's data without making it visible (no attribute change)."""
         for kind, taps in values.items():
             for tap, value in taps.items():
-                arr = self._group[f"{kind}/{tap}"]
+                arr = self._writable(f"{kind}/{tap}")
                 if arr.shape[0] < slot + 1:
                     arr.resize((slot + 1, *arr.shape[1:]))
                 if hasattr(value, "blocks"):
@@ -375,10 +377,17 @@ class LatentStore:
                         arr[slot, start : start + len(rows)] = np.asarray(rows, dtype=arr.dtype)
                 else:
                     arr[slot] = value
-        epochs = self._group["epochs"]
+        epochs = self._writable("epochs")
         if epochs.shape[0] < slot + 1:
             epochs.resize((slot + 1,))
         epochs[slot] = epoch
+
+    def _writable(self, name: str):
+        """The array `name`, opened once per store for writing (each lookup re-reads its metadata;
+        this store is the one writer, and the handle follows its own resizes)."""
+        if name not in self._handles:
+            self._handles[name] = self._group[name]
+        return self._handles[name]
 
     def _set_committed(self, epochs: list[int]) -> None:
         # One atomic zarr.json write; `attrs.update(...)` would write once per key, and a kill
