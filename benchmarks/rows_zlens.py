@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 
 from benchmarks.context import Context
-from benchmarks.probe import TRAINING, Probe, Row, timed
+from benchmarks.epoch_pacer import EpochPacer
+from benchmarks.probe import TRAINING, Probe, Row
 from benchmarks.work import FEATURES, LATENT, LEARNING_RATE, SEED
 
 #: The zlens settings these rows run with: what `zlens.fit` chooses by default (XLA, up to 64
@@ -17,9 +18,9 @@ from benchmarks.work import FEATURES, LATENT, LEARNING_RATE, SEED
 ZLENS_SETTINGS = {"jit_compile": True, "steps_per_execution": 64}
 
 ZLENS = Row("zlens", "zlens fit, capture z in-flight", TRAINING,
-            "TappedAutoencoder.fit, one epoch per call into one store; scatter + host read + commit")
+            "epochs of one long TappedAutoencoder.fit into one store; scatter + check + host read + commit")
 ZLENS_OFF = Row("zlens-off", "zlens, capture off", TRAINING,
-                "same step and data, TappedAutoencoder.fit(capture=None): no scatter, no capture callback")
+                "same step, data and timing, fit(capture=None): no scatter, no capture callback")
 
 
 def compiled_model(ctx: Context, name: str = "zlens_model"):
@@ -50,37 +51,47 @@ def training_data(ctx: Context):
 
 
 def capture_probe(ctx: Context) -> Probe:
-    """Row 1: one epoch of `TappedAutoencoder.fit` capturing z in-flight (every epoch).
+    """Row 1: one epoch of a long `TappedAutoencoder.fit` capturing z in-flight every epoch.
 
-    Each call trains the next epoch (`initial_epoch=k, epochs=k+1`) into the same in-memory
-    run writer, so a repetition costs what one epoch of a long `fit` costs: the store is
-    created once, and every epoch's z is checked complete, read to the host and committed.
+    One `fit` runs all the epochs (warm-up and repetitions), paced by `EpochPacer`: each
+    repetition is one epoch of it, as a user's long run pays it: the step, the scatter, and at
+    the end of the epoch the check that every row was written once, the read to the host and
+    the commit to the store.
     """
     from zlens.capture.tapped_autoencoder import CAPTURE_CHOICES
     from zlens.run_writer import RunWriter
 
     model, data = compiled_model(ctx), training_data(ctx)
-    info = {"settings": dict(ZLENS_SETTINGS), "prepare_seconds": ctx.cache["zlens_prepare_seconds"]}
-    state = {"epoch": 0, "writer": None}
+    info = {"settings": dict(ZLENS_SETTINGS), "prepare_seconds": ctx.cache["zlens_prepare_seconds"],
+            "timing": "epochs of one long fit"}
+    kinds = CAPTURE_CHOICES["in-flight"]
+    model._attach_recorder(data, kinds)  # the buffers the store is shaped after (fit would attach them)
+    writer = RunWriter.in_memory(model, data, kinds)
+    pacer = EpochPacer(lambda pace: model.fit(data, epochs=_epochs_needed(ctx), capture="in-flight", verbose=0,
+                                              writer=writer, callbacks=pace))
+    state = {"checked": False}
 
-    def epoch():
-        k = state["epoch"]
-        model.fit(data, initial_epoch=k, epochs=k + 1, capture="in-flight", verbose=0, writer=state["writer"])
-        state["epoch"] = k + 1
-        if state["writer"] is None:  # the warm-up: check z, then keep one store from now on
-            if model.run.z(epoch=-1).shape != (len(ctx.x), LATENT):
+    def epoch() -> float:
+        seconds = pacer.next_epoch()
+        if not state["checked"]:  # after the warm-up epoch: z is complete, row i = sample i
+            if writer.run().z(epoch=0).shape != (len(ctx.x), LATENT):
                 raise RuntimeError("zlens did not capture the complete z")
-            state["writer"] = RunWriter.in_memory(model, data, CAPTURE_CHOICES["in-flight"])
-            state["epoch"] = 0
+            state["checked"] = True
+        return seconds
 
-    return Probe([ZLENS], timed(epoch, ZLENS.key), info=info)
+    return Probe([ZLENS], lambda: {ZLENS.key: epoch()}, info=info, close=pacer.close)
 
 
 def capture_off_probe(ctx: Context) -> Probe:
-    """Row 2: the same train step and data with capture off (`capture=None`: no scatter, no callback)."""
+    """Row 2: the same train step and data with capture off (`capture=None`: no scatter, no
+    callback), timed the same way: epochs of one long fit."""
     model, data = compiled_model(ctx, "zlens_model_off"), training_data(ctx)
+    pacer = EpochPacer(lambda pace: model.fit(data, epochs=_epochs_needed(ctx), capture=None, verbose=0,
+                                              callbacks=pace))
+    return Probe([ZLENS_OFF], lambda: {ZLENS_OFF.key: pacer.next_epoch()},
+                 info={"settings": dict(ZLENS_SETTINGS), "timing": "epochs of one long fit"}, close=pacer.close)
 
-    def epoch():
-        model.fit(data, epochs=1, verbose=0, capture=None)
 
-    return Probe([ZLENS_OFF], timed(epoch, ZLENS_OFF.key), info={"settings": dict(ZLENS_SETTINGS)})
+def _epochs_needed(ctx: Context) -> int:
+    """Epochs the paced fit must offer: the warm-up, every repetition, and one to spare."""
+    return ctx.sizes.repeats + 2
