@@ -3,11 +3,16 @@
 Order of a commit, so that a crash never leaves a half epoch: the epoch's latents (visible
 in the store only once all are written), then the model checkpoint, then run.json (the record
 of what is done). Resuming reads run.json and drops anything the store holds beyond it.
+
+The writes run on one background thread, in that order, while the next epoch trains: only
+reading the buffers to the host and saving the checkpoint (the weights of this epoch) happen
+at the epoch's end. A failed write is raised by the next commit, by `flush`, `finish` or `run`.
 """
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,9 @@ class RunWriter:
         self.directory = directory
         self.history: list[dict[str, Any]] = history if history is not None else []
         self._model = None
+        self._writes: ThreadPoolExecutor | None = None
+        self._last: Future | None = None  # the last write queued
+        self._recorded: Future | None = None  # the last run.json record queued
 
     @classmethod
     def in_memory(cls, model, data, kinds, labels=None, *, chief: bool = True) -> "RunWriter":
@@ -55,8 +63,16 @@ class RunWriter:
         return cls(store, directory, list(directory.history))
 
     def commit_latents(self, epoch: int, latents: dict[str, dict[str, np.ndarray]]) -> None:
-        """Write one epoch's matrices; they become visible only once all are written."""
-        self.store.commit_epoch(epoch, latents)
+        """Queue one epoch's matrices; they become visible only once all are written.
+
+        Arrays are written in the background (the caller must not change them); a streamed
+        buffer, which the next epoch overwrites, is written before this returns.
+        """
+        if all(isinstance(v, np.ndarray) for taps in latents.values() for v in taps.values()):
+            self._queue(self.store.commit_epoch, epoch, latents)
+        else:
+            self.flush()
+            self.store.commit_epoch(epoch, latents)
 
     def commit_epoch(self, epoch: int, metrics: dict[str, Any], model) -> None:
         """Record the epoch's metrics (and, in a run directory, a checkpoint to resume from)."""
@@ -65,21 +81,64 @@ class RunWriter:
         if self.directory is None:
             self.history.append(row)
             return
+        if self._recorded is not None:  # its clean-up must not meet this save's files
+            self._recorded.result()
         checkpoint = self.directory.checkpoint_path_for(epoch)
-        save_model(model, checkpoint)
+        save_model(model, checkpoint)  # now: the weights of this epoch
+        self._recorded = self._queue(self._record, epoch, row, checkpoint)
+
+    def flush(self) -> None:
+        """Wait until every queued write is done; raise the error of one that failed."""
+        if self._last is not None:
+            self._last.result()
+
+    def finish(self, model, status: str = "finished", reason: str | None = None) -> None:
+        """Wait for the queued writes, save the final model and mark the run finished (or failed,
+        with the reason). A queued write that failed fails the run, and is raised."""
+        failed_write = None
+        try:
+            self.flush()
+        except Exception as err:  # after a training error, that error is the one raised
+            failed_write = err if status == "finished" else None
+            if failed_write is not None:
+                status, reason = "failed", f"{type(err).__name__}: {err}"
+        finally:
+            self._close()
+        if self.directory is not None:
+            if status == "finished":
+                save_model(model, self.directory.model_path)
+            self.directory.set_status(status, reason)
+        if failed_write is not None:
+            raise failed_write
+
+    def run(self) -> Run:
+        self.flush()
+        return Run(self.store, self.history, model=self._model, directory=self.directory)
+
+    def _record(self, epoch: int, row: dict[str, Any], checkpoint: Path) -> None:
         self.directory.commit_epoch(epoch, row, checkpoint)
         self.history.append(row)
 
-    def finish(self, model, status: str = "finished", reason: str | None = None) -> None:
-        """Save the final model and mark the run finished (or failed, with the reason)."""
-        if self.directory is None:
-            return
-        if status == "finished":
-            save_model(model, self.directory.model_path)
-        self.directory.set_status(status, reason)
+    def _queue(self, fn, *args) -> Future:
+        """Run `fn(*args)` on the write thread after what is queued; first raise a failed write."""
+        if self._last is not None and self._last.done():
+            self._last.result()
+        if self._writes is None:
+            self._writes = ThreadPoolExecutor(1, thread_name_prefix="zlens-writes")
+        previous = self._last
 
-    def run(self) -> Run:
-        return Run(self.store, self.history, model=self._model, directory=self.directory)
+        def after_previous():
+            if previous is not None:
+                previous.result()  # a failed write stops every later one
+            fn(*args)
+
+        self._last = self._writes.submit(after_previous)
+        return self._last
+
+    def _close(self) -> None:
+        if self._writes is not None:
+            self._writes.shutdown(wait=True)
+            self._writes = None
 
 
 class FollowerWriter(RunWriter):
