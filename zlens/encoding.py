@@ -7,6 +7,7 @@ preallocated output, so memory is the output plus one batch.
 from __future__ import annotations
 
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import tensorflow as tf
@@ -115,12 +116,28 @@ def encode_to_file(model, source, out, *, batch_size: int = DEFAULT_BATCH, progr
             f"samples of shape {expected}" + (" (try --flatten)" if len(source.sample_shape) > len(expected) else ".")
         )
     d = tuple(encoder.output.shape[1:])
-    with MatrixWriter(out, n_rows=source.n_samples, row_shape=d, name="z", labels=source.labels) as writer:
-        start = 0
-        for block in source.batches(batch_size):
-            block = check_block(block, start, name=source.name)
-            writer.write(start, fn(block).numpy())
-            start += len(block)
+    starts = range(0, source.n_samples, batch_size)
+
+    def read(start: int) -> np.ndarray:
+        return check_block(source.rows(start, start + batch_size), start, name=source.name)
+
+    # Three stages in flight: block k+1 is read and checked and block k-1's z written (threads:
+    # file I/O and NumPy release the GIL) while TensorFlow encodes block k. Order is kept, and at
+    # most three blocks are held.
+    with MatrixWriter(out, n_rows=source.n_samples, row_shape=d, name="z", labels=source.labels) as writer, \
+            ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writing:
+        ahead = reader.submit(read, starts[0]) if starts else None
+        written = None
+        for k, start in enumerate(starts):
+            block = ahead.result()
+            if k + 1 < len(starts):
+                ahead = reader.submit(read, starts[k + 1])
+            z = fn(block).numpy()
+            if written is not None:
+                written.result()
+            written = writing.submit(writer.write, start, z)
             if progress is not None:
-                progress(start)
+                progress(start + len(block))
+        if written is not None:
+            written.result()
     return (source.n_samples, *d)
