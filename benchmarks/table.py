@@ -46,13 +46,20 @@ def _limit_lines(result: dict) -> list[str]:
     reps = result.get("info", {}).get("limit", {}).get("reps", [])
     if not reps:
         return []
+    medians = {row["key"]: row["median"] for section in result["sections"] for row in section["rows"]}
     lines = ["", "limit rates (median over repetitions, GFLOP/s at the model's own matmul shapes):"]
-    for key in ("limit", "encode-limit", "stream-limit"):
+    for key, zlens_key in (("limit", "zlens"), ("encode-limit", "encode-zlens"), ("stream-limit", "stream-memory")):
         nps = statistics.median(r[key]["numpy_gflops"] for r in reps)
         tfs = statistics.median(r[key]["tensorflow_gflops"] for r in reps)
         threads = reps[-1][key]["numpy_threads"]
-        lines.append(f"  {key:<13} NumPy {nps:6.1f} (best at {threads} thread(s))  TF {tfs:6.1f}"
-                     f"  -> limit uses {'TF' if tfs >= nps else 'NumPy'}")
+        line = (f"  {key:<13} NumPy {nps:6.1f} (best at {threads} thread(s))  TF {tfs:6.1f}"
+                f"  -> limit uses {'TF' if tfs >= nps else 'NumPy'}")
+        if medians.get(key) and medians.get(zlens_key) and tfs < nps:
+            # What the limit would be if it used the matmul rate TensorFlow itself reaches here:
+            # zlens runs on TF's kernels, so this is the share of the arithmetic it can reach.
+            line += f"; at TF's rate the limit is {medians[key] * nps / tfs:.3f} s: {zlens_key} at " \
+                    f"{medians[key] * nps / tfs / medians[zlens_key]:.0%} of it"
+        lines.append(line)
     blas = reps[-1]["blas"]
     kernel = blas if isinstance(blas, str) else "; ".join(
         f"{b['internal_api']} {b['version']} kernel {b['architecture']}" for b in blas)
