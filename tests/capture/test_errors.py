@@ -70,3 +70,17 @@ def test_encode_names_the_first_bad_sample_across_blocks():
         zlens.encode(model, x, batch_size=16)
     with pytest.raises(DataError, match=r"expects samples of shape \(N, 12\)"):
         zlens.encode(model, np.zeros((5, 13), "float32"))
+
+
+def test_encode_to_file_names_the_first_bad_sample_and_leaves_no_output(tmp_path):
+    from zlens.data import DataSource
+    from zlens.encoding import encode_to_file
+
+    model = zlens.TappedAutoencoder(zlens.models.dense(12, 2))
+    x = np.zeros((50, 12), "float32")
+    x[41, 0] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    source = DataSource(np.load(tmp_path / "x.npy", mmap_mode="r"), name="x.npy")  # not validated on load
+    with pytest.raises(DataError, match="NaN or Inf .first at sample 41"):
+        encode_to_file(model, source, tmp_path / "z.npy", batch_size=16)
+    assert not (tmp_path / "z.npy").exists() and list(tmp_path.iterdir()) == [tmp_path / "x.npy"]
