@@ -72,3 +72,13 @@ def test_gpu_request_without_a_gpu_is_a_clear_error(capsys):
         pytest.skip("this machine has a GPU: --device gpu would run the suite")
     assert main(["--device", "gpu", "--rows", "classic"]) == 2
     assert "no GPU" in capsys.readouterr().err
+
+
+def test_capture_cost_prints_the_three_paced_rows(capsys):
+    from benchmarks import capture_cost
+
+    capture_cost.main(["--rows", "600", "--repeats", "1"])
+    out = capsys.readouterr().out
+    for row in ("capture off", "in-memory store", "store write left out"):
+        assert row in out
+    assert out.count("paired ratio to off") == 3
