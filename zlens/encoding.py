@@ -15,7 +15,7 @@ import tensorflow as tf
 from zlens.data.file_rows import read_rows
 from zlens.data.sources import DataSource
 from zlens.data.validate import check_block, check_sample_shape, check_samples
-from zlens.errors import ModelError
+from zlens.errors import DataError, ModelError
 
 DEFAULT_BATCH = 4096
 _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -43,7 +43,14 @@ def encode(model, x, *, batch_size: int = DEFAULT_BATCH, latent: str | None = No
     """
     encoder, fn = compiled_encoder(model, latent)
     if isinstance(x, tf.data.Dataset):
-        parts = [fn(tf.cast(batch, tf.float32))[0].numpy() for batch in x.batch(batch_size).prefetch(2)]
+        parts, start = [], 0
+        for batch in x.batch(batch_size).prefetch(2):
+            z, finite = fn(tf.cast(batch, tf.float32))
+            if not bool(finite):
+                raise DataError(f"the dataset to encode holds NaN or Inf (in samples {start}..{start + len(z) - 1}); "
+                                "clean or impute the data first.")
+            parts.append(z.numpy())
+            start += len(z)
         if not parts:
             raise ModelError("the dataset to encode is empty.")
         return np.concatenate(parts)
@@ -138,8 +145,8 @@ def encode_to_file(model, source, out, *, batch_size: int = DEFAULT_BATCH, progr
     def read(start: int) -> np.ndarray:
         return np.asarray(source.rows(start, start + batch_size), dtype=np.float32)
 
-    # Three stages in flight: block k+1 is read and checked and block k-1's z written (threads:
-    # file I/O and NumPy release the GIL) while TensorFlow encodes block k. Order is kept, and at
+    # Three stages in flight: block k+1 is read and block k-1's z written (threads: file I/O and
+    # NumPy release the GIL) while TensorFlow encodes and checks block k. Order is kept, and at
     # most three blocks are held.
     with MatrixWriter(out, n_rows=source.n_samples, row_shape=d, name="z", labels=source.labels) as writer, \
             ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writing:

@@ -70,6 +70,10 @@ def test_encode_names_the_first_bad_sample_across_blocks():
         zlens.encode(model, x, batch_size=16)
     with pytest.raises(DataError, match=r"expects samples of shape \(N, 12\)"):
         zlens.encode(model, np.zeros((5, 13), "float32"))
+    import tensorflow as tf
+
+    with pytest.raises(DataError, match=r"holds NaN or Inf \(in samples 32..47\)"):
+        zlens.encode(model, tf.data.Dataset.from_tensor_slices(x), batch_size=16)
 
 
 def test_encode_to_file_names_the_first_bad_sample_and_leaves_no_output(tmp_path):
