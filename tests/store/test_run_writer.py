@@ -46,3 +46,22 @@ def test_a_failed_background_write_fails_the_run_and_keeps_what_was_committed(x,
     monkeypatch.setattr(LatentStore, "commit_epoch", real_commit)
     resumed = zlens.resume(tmp_path / "run", x, epochs=3)
     assert resumed.epochs == [0, 1, 2] and resumed.status == "finished"
+
+
+def test_a_slow_store_write_still_stores_each_epochs_own_host_buffer(x, monkeypatch):
+    """The background write of epoch e may still run while epoch e+1 scatters into the host
+    buffer: what it stores must be epoch e's matrix (the buffer is read as a copy)."""
+    import time
+
+    fit = dict(epochs=3, batch_size=64, encoding_dim=2, seed=0, capture="in-flight", jit_compile=False)
+    device = zlens.fit("dense", x, tap_storage="device", **fit)
+    real_commit = LatentStore.commit_epoch
+
+    def slow_commit(self, epoch, values):
+        time.sleep(0.5)  # the next epoch (~0.1 s here) runs meanwhile
+        real_commit(self, epoch, values)
+
+    monkeypatch.setattr(LatentStore, "commit_epoch", slow_commit)
+    host = zlens.fit("dense", x, tap_storage="host", **fit)
+    for epoch in range(3):
+        np.testing.assert_array_equal(host.z(epoch), device.z(epoch))

@@ -129,8 +129,9 @@ class HostTapBuffer:
             yield start, self.rows(start, start + step, out)
 
     def read(self) -> np.ndarray:
-        """The whole matrix: the live array in memory, or the scratch file read into memory."""
-        return self._values if self._values is not None else self.rows(0, self.n_samples)
+        """The whole matrix, as a copy of its own (the next epoch overwrites the buffer while the
+        run's writer may still be storing this one): of the array in memory, or of the scratch file."""
+        return self._values.copy() if self._values is not None else self.rows(0, self.n_samples)
 
     def reset_counts(self) -> None:
         """Start a new epoch: forget which rows were written."""
