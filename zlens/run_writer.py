@@ -69,6 +69,7 @@ class RunWriter:
         buffer, which the next epoch overwrites, is written before this returns.
         """
         if all(isinstance(v, np.ndarray) for taps in latents.values() for v in taps.values()):
+            self.flush()  # one epoch's matrices in flight at most: host memory stays bounded
             self._queue(self.store.commit_epoch, epoch, latents)
         else:
             self.flush()
@@ -103,7 +104,7 @@ class RunWriter:
             if failed_write is not None:
                 status, reason = "failed", f"{type(err).__name__}: {err}"
         finally:
-            self._close()
+            self.close()
         if self.directory is not None:
             if status == "finished":
                 save_model(model, self.directory.model_path)
@@ -127,15 +128,16 @@ class RunWriter:
             self._writes = ThreadPoolExecutor(1, thread_name_prefix="zlens-writes")
         previous = self._last
 
-        def after_previous():
+        def after_previous():  # the one worker runs writes in order; this only stops those after a failure
             if previous is not None:
-                previous.result()  # a failed write stops every later one
+                previous.result()
             fn(*args)
 
         self._last = self._writes.submit(after_previous)
         return self._last
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Wait for the queued writes (their errors are not raised: see `flush`) and end the write thread."""
         if self._writes is not None:
             self._writes.shutdown(wait=True)
             self._writes = None

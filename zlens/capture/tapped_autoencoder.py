@@ -248,7 +248,8 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
                                    **kwargs)
         kinds = CAPTURE_CHOICES[capture]
         self._attach_recorder(data, kinds, tap_storage, memory_budget)
-        if writer is None:
+        own_writer = writer is None  # else its owner (zlens.fit) finishes it
+        if own_writer:
             from zlens.run_writer import RunWriter
 
             chief = strategy is None or placement(strategy).chief
@@ -256,12 +257,16 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         recorder_cb = CaptureCallback(
             self._recorder, writer, data.consistent, capture_every=capture_every, last_epoch=epochs - 1
         )
-        with quiet_distributed_input(data.distributed):
-            history = super().fit(
-                data.train, epochs=epochs, verbose=verbose, callbacks=[*ordering, recorder_cb, *(callbacks or [])],
-                validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False, **kwargs,
-            )
-        self.run = writer.run()
+        try:
+            with quiet_distributed_input(data.distributed):
+                history = super().fit(
+                    data.train, epochs=epochs, verbose=verbose, callbacks=[*ordering, recorder_cb, *(callbacks or [])],
+                    validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False, **kwargs,
+                )
+            self.run = writer.run()
+        finally:
+            if own_writer:
+                writer.close()
         return history
 
     def _attach_recorder(self, data: TrainingData, kinds, tap_storage: str = "auto",
