@@ -5,8 +5,8 @@ sequence of batch positions (0..B-1, B..2B-1, ...), which costs almost nothing t
 step maps positions to sample indices through a permutation held in a device variable, which
 `ReorderEachEpoch` refreshes at the start of every epoch. Starting the shuffled index pipeline
 of `tf.data` instead costs ~70 ms per epoch (measured: benchmarks, 12k rows), a sixth of the
-whole epoch. Epoch e's permutation depends only on (seed, e): a resumed run visits the samples
-in the order the uninterrupted run would have. (The `tf.data` paths draw a new key each time
+whole epoch. Epoch e's permutation depends only on (seed, e): with a seed, a resumed run visits
+the samples in the order the uninterrupted run would have (without one, each fit draws its own). (The `tf.data` paths draw a new key each time
 their pipeline starts, so a run on the same samples memory-mapped visits them in another order.)
 """
 

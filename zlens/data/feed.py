@@ -29,6 +29,10 @@ CONSISTENT_BATCH = 1024
 #: Samples a `tf.data` input is shuffled through (a bounded buffer: the input may exceed memory).
 DATASET_SHUFFLE_BUFFER = 65536
 RESIDENT_BYTES = 2 * 1024**3
+#: Device bytes per sample that the resident path's visiting order takes beside the samples: the
+#: int64 permutation (8) and, while it is drawn each epoch, its int64 temporaries over a range
+#: of up to 4 x N (about 64).
+ORDER_BYTES_PER_SAMPLE = 72
 
 
 @dataclass
@@ -71,10 +75,11 @@ def prepare_training_data(
 
     `x` may be an array (N, ...), an unbatched dataset of samples (or of `(x, y)` pairs),
     or batches already indexed as `(x, idx)` / `(x, y, idx)`, or a `DataSource` (`load_data`;
-    a lazy one, such as a large integer `.npy`, is converted batch by batch). An in-memory array of at most
-    `resident_bytes` (and no separate `y`) is kept on the device: `train` then yields index
-    batches only (see `TrainingData`). A memory-mapped array is read batch by batch from its
-    file, never whole.
+    a lazy one, such as a large integer `.npy`, is converted batch by batch). An in-memory
+    array (and no separate `y`) that fits `resident_bytes` with its visiting order
+    (`ORDER_BYTES_PER_SAMPLE`) is kept on the device: `train` then yields batches of positions
+    only (see `TrainingData`). A memory-mapped array is read batch by batch from its file,
+    never whole.
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise DataError(f"batch_size must be an integer >= 1; got {batch_size!r}.")
@@ -95,7 +100,8 @@ def prepare_training_data(
     gather_y = None if y is None else row_gatherer(y)
     shard = _gathered_shards(len(x), gather_x, gather_y, shuffle, seed)
     train, consistent = shard(batch_size)
-    if y is None and not isinstance(x, np.memmap) and not is_memory_mapped(x) and x.nbytes <= resident_bytes:
+    resident = x.nbytes + ORDER_BYTES_PER_SAMPLE * len(x)
+    if y is None and not isinstance(x, np.memmap) and not is_memory_mapped(x) and resident <= resident_bytes:
         order = EpochOrder(len(x), shuffle=shuffle, seed=seed)
         return TrainingData(order.positions(batch_size), consistent, len(x), x, resident=x, order=order,
                             shard=shard, batch_size=batch_size)
