@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
             if writer_kind == "no-store-write":
                 writer = FollowerWriter(writer.store)  # commits metrics, no latents
         return EpochPacer(lambda pace: m.fit(data, epochs=epochs, capture=capture, verbose=0, callbacks=pace,
-                                             writer=writer))
+                                             writer=writer), settle=None if writer is None else writer.flush)
 
     pacers = {
         "capture off": paced(None, None),

@@ -24,9 +24,12 @@ class EpochPacer:
     Args:
         fit: called once, in a background thread, with a list holding the pacing callback; it
             must train for at least as many epochs as `next_epoch` will be called.
+        settle: called in the fit's thread when an epoch ends, before it counts as done: e.g.
+            the run writer's `flush`, so the epoch's background store write is inside its own
+            time rather than in the time of the rows measured while this fit waits.
     """
 
-    def __init__(self, fit) -> None:
+    def __init__(self, fit, settle=None) -> None:
         import keras
 
         pacer = self
@@ -37,6 +40,9 @@ class EpochPacer:
 
             def on_train_end(self, logs=None):
                 pacer._arrived(final=True)
+
+        self._settle = settle
+        self._released_at_end = False
 
         self._go = threading.Semaphore(0)
         self._at_epoch_start = threading.Semaphore(0)
@@ -71,12 +77,18 @@ class EpochPacer:
             self._error = err
         finally:
             self._ended = True
-            self._at_epoch_start.release()
+            if not self._released_at_end:  # the fit ended without reaching on_train_end
+                self._at_epoch_start.release()
 
     def _arrived(self, final: bool = False) -> None:
-        self._at_epoch_start.release()
+        if self._settle is not None:
+            self._settle()
         if final:
+            self._ended = True
+            self._released_at_end = True
+            self._at_epoch_start.release()
             return
+        self._at_epoch_start.release()
         self._go.acquire()
         if self._stop:
             raise _Stopped()
