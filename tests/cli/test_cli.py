@@ -189,6 +189,7 @@ def test_train_on_a_large_integer_npy_scales_it_batch_by_batch(tmp_path):
     train("--data", tmp_path / "scaled.npy", "--out", tmp_path / "float", "--epochs", 3, *common)
     lazy, scaled = (json.loads((tmp_path / name / "run.json").read_text()) for name in ("lazy", "float"))
     assert lazy["data"]["dtype"] == "uint8" and lazy["data"]["scale_factor"] == pytest.approx(1 / 255)
+    assert lazy["config"]["tap_storage"] == "host"  # --tap-storage reached the run
     assert lazy["epochs_done"] == 3 and lazy["status"] == "finished"
     z_lazy = zarr.open_group(tmp_path / "lazy" / "latents.zarr", mode="r")["consistent/z"]
     z_float = zarr.open_group(tmp_path / "float" / "latents.zarr", mode="r")["consistent/z"]

@@ -135,6 +135,19 @@ def test_truncate_after(tmp_path):
     assert LatentStore.open(tmp_path / "l.zarr").epochs == []
 
 
+def test_the_writing_store_commits_after_its_own_truncate(tmp_path):
+    """The store keeps its arrays open for writing; a truncate resizes them through other
+    handles, so the next commit must not write through stale ones."""
+    store = make(tmp_path / "l.zarr")
+    for epoch in (0, 1, 2):
+        store.commit_epoch(epoch, values_for(epoch))
+    store.truncate_after(0)
+    store.commit_epoch(5, values_for(5))
+    again = LatentStore.open(tmp_path / "l.zarr")
+    assert again.epochs == [0, 5] and again.array("z").shape == (2, N, 3)
+    np.testing.assert_array_equal(again.read("z", 5, "consistent"), values_for(5)["consistent"]["z"])
+
+
 def test_open_reads_no_array_data(tmp_path, monkeypatch):
     """1000 epochs of 1,000,000 x 32 (declared, never written): open must touch root metadata only."""
     n, path = 1_000_000, tmp_path / "big.zarr"
