@@ -73,7 +73,8 @@ def encode_block(fn, block, start: int, name: str = "x") -> np.ndarray:
     """z of one block of rows `start:...` with a `compiled_encoder` function, as NumPy.
 
     The function also says whether the block is all finite (checked in the same compiled call,
-    ~10% faster than a NumPy pass here); only a bad block is searched for its first bad row.
+    instead of a separate NumPy pass over the block); only a bad block is searched for its
+    first bad row.
     """
     block = np.asarray(block, dtype=np.float32)
     z, finite = fn(block)
