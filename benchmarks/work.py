@@ -27,7 +27,8 @@ class Sizes:
         n_stream: rows of the streaming-encode scale point (features: `STREAM_FEATURES`).
         repeats: measured repetitions of every row (after one warm-up each).
         batch: training batch size.
-        encode_batch: batch size of every encode row over the training data.
+        encode_batch: batch size of every encode row over the training data (zlens.encode's
+            own choice for the reference encoder, `auto_batch_size`; every row runs it).
         stream_batch: batch size of both scale-point encodes (streamed and in memory).
     """
 
@@ -35,8 +36,8 @@ class Sizes:
     n_stream: int = 1_000_000
     repeats: int = 7
     batch: int = 256
-    encode_batch: int = 1024
-    stream_batch: int = 4096
+    encode_batch: int = 8192
+    stream_batch: int = 8192
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("--label-column", metavar="NAME")
     encode.add_argument("--flatten", action="store_true")
     encode.add_argument("--no-scale", action="store_true")
-    encode.add_argument("--batch-size", type=int, default=4096)
+    encode.add_argument("--batch-size", type=int, default=None,
+                        help="rows per compiled call (default: up to 8192, fewer for models with large activations)")
     encode.add_argument("--quiet", action="store_true")
 
     export = sub.add_parser("export", help="write a captured matrix to npy / csv / parquet / TensorBoard's projector",

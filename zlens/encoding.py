@@ -1,7 +1,8 @@
 """`zlens.encode`: the latent matrix of any data under a trained model, in batches, fast.
 
-The encoder runs in a compiled function over fixed-size batches; rows are written into one
-preallocated output, so memory is the output plus one batch.
+The encoder runs in a compiled function over large blocks, each lent to TensorFlow from one
+reused staging buffer (`zlens.staging`); rows are written into one preallocated output, so
+memory is the output plus one block.
 """
 
 from __future__ import annotations
@@ -16,12 +17,19 @@ from zlens.data.file_rows import read_rows
 from zlens.data.sources import DataSource
 from zlens.data.validate import check_block, check_sample_shape, check_samples
 from zlens.errors import DataError, ModelError
+from zlens.staging import staged_blocks
 
-DEFAULT_BATCH = 4096
+#: Bytes of the largest per-sample activation times rows that one automatic block may take.
+BLOCK_BYTES = 64 * 2**20
+#: Rows of an automatic block: at least `MIN_BATCH`, at most `MAX_BATCH`. TensorFlow's CPU
+#: matmuls are slower per row on small blocks: encoding 60,000 x 784 took 0.26 s in 1,024-row
+#: calls, 0.19 s in 8,192, 0.20 s in 16,384 (fewer blocks overlap less of the staging copy;
+#: `python -m benchmarks.encode_blocks --repeats 9`, 2-core EPYC).
+MIN_BATCH, MAX_BATCH = 256, 8192
 _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def encode(model, x, *, batch_size: int = DEFAULT_BATCH, latent: str | None = None) -> np.ndarray:
+def encode(model, x, *, batch_size: int | None = None, latent: str | None = None) -> np.ndarray:
     """Encode `x` with `model`'s encoder and return z, shape (N, d), row i = x[i].
 
     The encoder is compiled once per model (one trace for every batch size, the partial last
@@ -33,7 +41,8 @@ def encode(model, x, *, batch_size: int = DEFAULT_BATCH, latent: str | None = No
             whose latent layer is named "z" (or given by `latent`), or an encoder model.
         x: samples (N, ...) as an array or memory-mapped array, a `zlens.data.DataSource`,
             or an unbatched `tf.data.Dataset` of samples.
-        batch_size: rows per compiled call (default 4096).
+        batch_size: rows per compiled call; default `auto_batch_size(encoder)`: up to 8,192,
+            fewer for models whose activations are large (64 MiB for the largest one).
         latent: the latent layer's name, for a plain Keras autoencoder.
 
     Example:
@@ -42,11 +51,12 @@ def encode(model, x, *, batch_size: int = DEFAULT_BATCH, latent: str | None = No
         (len(x_new), d)
     """
     encoder, fn = compiled_encoder(model, latent)
+    batch_size = batch_size or auto_batch_size(encoder)
     if isinstance(x, tf.data.Dataset):
         parts, start = [], 0
         for batch in x.batch(batch_size).prefetch(2):
             z, finite = fn(tf.cast(batch, tf.float32))
-            if not bool(finite):
+            if not bool(finite) and not np.isfinite(batch.numpy()).all():  # not a mere overflow of the sum
                 raise DataError(f"the dataset to encode holds NaN or Inf (in samples {start}..{start + len(z) - 1}); "
                                 "clean or impute the data first.")
             parts.append(z.numpy())
@@ -63,37 +73,55 @@ def encode(model, x, *, batch_size: int = DEFAULT_BATCH, latent: str | None = No
         x = x if hasattr(x, "shape") else np.asarray(x)
         n, rows = len(x), lambda start, stop: read_rows(x, start, stop)  # a memory map is read, not mapped in
     out = np.empty((n, *encoder.output.shape[1:]), dtype=np.float32)
-    for start in range(0, n, batch_size):
-        z = encode_block(fn, rows(start, start + batch_size), start)
-        out[start : start + len(z)] = z
+    for start, block, tensor in staged_blocks(rows, n, batch_size, tuple(encoder.input_shape[1:])):
+        out[start : start + len(block)] = encode_block(fn, tensor, block, start)
     return out
 
 
-def encode_block(fn, block, start: int, name: str = "x") -> np.ndarray:
-    """z of one block of rows `start:...` with a `compiled_encoder` function, as NumPy.
+def encode_block(fn, tensor: tf.Tensor, block, start: int, name: str = "x") -> np.ndarray:
+    """z of one block of rows `start:...` (`tensor` holds `block`'s values) with a
+    `compiled_encoder` function, as NumPy.
 
-    The function also says whether the block is all finite (checked in the same compiled call,
-    instead of a separate NumPy pass over the block); only a bad block is searched for its
-    first bad row.
+    The function also says whether the block's sum is finite, which it is unless a value is
+    NaN or Inf (or the sum overflows): checked in the same compiled call instead of a separate
+    NumPy pass over the block. Only such a block is searched for its first bad row.
     """
-    block = np.asarray(block, dtype=np.float32)
-    z, finite = fn(block)
+    z, finite = fn(tensor)
     if not bool(finite):
-        check_block(block, start, name=name)  # raises, naming the first sample with NaN / Inf
+        check_block(np.asarray(block, dtype=np.float32), start, name=name)  # raises, naming the first bad sample
     return z.numpy()
+
+
+def auto_batch_size(encoder) -> int:
+    """Rows per encode block for `encoder`: as many as keep its largest per-sample activation
+    (its input included) within `BLOCK_BYTES`, between `MIN_BATCH` and `MAX_BATCH`.
+
+    Example:
+        >>> auto_batch_size(zlens.models.dense(784, 32).get_layer("encoder"))  # doctest: +SKIP
+        8192
+    """
+    widest = int(np.prod(encoder.input_shape[1:]))
+    for layer in encoder.layers:
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):  # a layer called more than once, or never built
+            continue
+        widest = max(widest, int(np.prod([d or 1 for d in shape[1:]])))
+    return int(min(MAX_BATCH, max(MIN_BATCH, BLOCK_BYTES // (4 * widest))))
 
 
 def compiled_encoder(model, latent: str | None = None):
     """`(encoder, fn)`: the model's encoder and its compiled inference function, cached per model.
 
-    `fn(x_block)` returns `(z, all_finite)`: the block's z and whether every input value was finite.
+    `fn(x_block)` returns `(z, finite)`: the block's z and whether the sum of its input values
+    is finite (true whenever every value is; one pass, cheaper than checking each value).
     """
     cached = _COMPILED.get(model)
     if cached is None:
         encoder = _encoder_of(model, latent)
         spec = tf.TensorSpec((None, *encoder.input_shape[1:]), tf.float32)
-        fn = tf.function(lambda xb: (encoder(xb, training=False), tf.reduce_all(tf.math.is_finite(xb))),
-                         input_signature=[spec])
+        fn = tf.function(lambda xb: (encoder(xb, training=False), tf.math.is_finite(tf.reduce_sum(xb))),
+                         input_signature=[spec], autograph=False)
         cached = (encoder, fn)
         try:
             _COMPILED[model] = cached
@@ -120,7 +148,7 @@ def _encoder_of(model, latent: str | None):
     return TappedAutoencoder(model, latent=latent).encoder
 
 
-def encode_to_file(model, source, out, *, batch_size: int = DEFAULT_BATCH, progress=None) -> tuple[int, ...]:
+def encode_to_file(model, source, out, *, batch_size: int | None = None, progress=None) -> tuple[int, ...]:
     """Encode a `DataSource` block by block into `out` (.npy, .csv or .parquet), memory bounded.
 
     Reads `batch_size` rows at a time (a memory-mapped `.npy` is never loaded whole), writes
@@ -134,6 +162,7 @@ def encode_to_file(model, source, out, *, batch_size: int = DEFAULT_BATCH, progr
     from zlens.export import MatrixWriter
 
     encoder, fn = compiled_encoder(model)
+    batch_size = batch_size or auto_batch_size(encoder)
     expected = tuple(encoder.input_shape[1:])
     if tuple(source.sample_shape) != expected:
         raise ModelError(
@@ -141,23 +170,14 @@ def encode_to_file(model, source, out, *, batch_size: int = DEFAULT_BATCH, progr
             f"samples of shape {expected}" + (" (try --flatten)" if len(source.sample_shape) > len(expected) else ".")
         )
     d = tuple(encoder.output.shape[1:])
-    starts = range(0, source.n_samples, batch_size)
-
-    def read(start: int) -> np.ndarray:
-        return np.asarray(source.rows(start, start + batch_size), dtype=np.float32)
-
-    # Three stages in flight: block k+1 is read and block k-1's z written (threads: file I/O and
-    # NumPy release the GIL) while TensorFlow encodes and checks block k. Order is kept, and at
-    # most three blocks are held.
+    # Three stages in flight: block k+1 is read and staged and block k-1's z written (threads:
+    # file I/O and NumPy release the GIL) while TensorFlow encodes and checks block k. Order is
+    # kept, and at most three blocks are held besides the two staging buffers.
     with MatrixWriter(out, n_rows=source.n_samples, row_shape=d, name="z", labels=source.labels) as writer, \
-            ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writing:
-        ahead = reader.submit(read, starts[0]) if starts else None
+            ThreadPoolExecutor(1) as writing:
         written = None
-        for k, start in enumerate(starts):
-            block = ahead.result()
-            if k + 1 < len(starts):
-                ahead = reader.submit(read, starts[k + 1])
-            z = encode_block(fn, block, start, name=source.name)
+        for start, block, tensor in staged_blocks(source.rows, source.n_samples, batch_size, expected):
+            z = encode_block(fn, tensor, block, start, name=source.name)
             if written is not None:
                 written.result()
             written = writing.submit(writer.write, start, z)

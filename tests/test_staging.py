@@ -1,0 +1,71 @@
+"""Blocks reach TensorFlow through the staging buffers with their exact values, whatever their
+dtype or alignment, and encode keeps its checks on the faster path."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zlens
+from zlens.errors import DataError
+from zlens.staging import ALIGNMENT, StagingBuffer, staged_blocks
+
+
+def _at_offset(x: np.ndarray, misalign: int) -> np.ndarray:
+    """A copy of `x` whose data starts `misalign` bytes past a 64-byte boundary."""
+    raw = np.empty(x.nbytes + 2 * ALIGNMENT, np.uint8)
+    start = (-raw.ctypes.data) % ALIGNMENT + misalign
+    out = raw[start : start + x.nbytes].view(x.dtype).reshape(x.shape)
+    out[...] = x
+    return out
+
+
+@pytest.mark.parametrize("misalign", [0, 4, 16, 48])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "uint8"])
+def test_a_staged_tensor_holds_the_block_whatever_its_dtype_and_alignment(misalign, dtype):
+    block = _at_offset((np.arange(5 * 7) % 251).reshape(5, 7).astype(dtype), misalign)
+    tensor = StagingBuffer(8, (7,)).tensor(block)
+    assert tensor.dtype == tf.float32 and tensor.shape == (5, 7)
+    np.testing.assert_array_equal(tensor.numpy(), block.astype("float32"))
+
+
+def test_a_block_larger_than_the_buffer_is_refused():
+    with pytest.raises(ValueError, match="does not fit a staging buffer of 4 rows"):
+        StagingBuffer(4, (3,)).tensor(np.zeros((5, 3), "float32"))
+
+
+def test_staged_blocks_come_in_order_with_their_values_and_a_partial_last_block():
+    x = np.random.default_rng(0).random((23, 3, 2)).astype("float32")
+    seen = []
+    for start, block, tensor in staged_blocks(lambda a, b: x[a:b], len(x), 5, (3, 2)):
+        np.testing.assert_array_equal(tensor.numpy(), x[start : start + 5])  # the next block is staged meanwhile
+        seen.append((start, len(block)))
+    assert seen == [(0, 5), (5, 5), (10, 5), (15, 5), (20, 3)]
+    assert list(staged_blocks(lambda a, b: x[a:b], 0, 5, (3, 2))) == []
+
+
+@pytest.mark.parametrize("misalign", [0, 16])
+def test_encode_is_the_same_from_aligned_and_unaligned_arrays(misalign, x_small):
+    model = zlens.TappedAutoencoder(zlens.models.dense(12, 3))
+    expected = model.encoder(x_small[:100]).numpy()
+    z = zlens.encode(model, _at_offset(x_small, misalign), batch_size=100)
+    np.testing.assert_array_equal(z[:100], expected)  # one block of 100: the same matmul as the eager call
+
+
+def test_encode_takes_huge_finite_values_whose_sum_overflows():
+    # The compiled call checks the block's sum; an overflow to Inf is not a NaN / Inf in the data.
+    model = zlens.TappedAutoencoder(zlens.models.dense(12, 2))
+    x = np.full((20, 12), 3e38, "float32")
+    assert zlens.encode(model, x, batch_size=8).shape == (20, 2)
+    assert zlens.encode(model, tf.data.Dataset.from_tensor_slices(x), batch_size=8).shape == (20, 2)
+    x[13, 5] = -np.inf
+    with pytest.raises(DataError, match="first at sample 13"):
+        zlens.encode(model, x, batch_size=8)
+
+
+def test_encode_chooses_large_blocks_for_small_activations_and_fewer_for_wide_ones():
+    from zlens.encoding import MAX_BATCH, auto_batch_size
+
+    assert auto_batch_size(zlens.TappedAutoencoder(zlens.models.dense(784, 32)).encoder) == MAX_BATCH
+    conv = zlens.TappedAutoencoder(zlens.models.conv((28, 28, 1), 16)).encoder
+    widest = max(int(np.prod(layer.output.shape[1:])) for layer in conv.layers)
+    assert auto_batch_size(conv) * widest * 4 <= 64 * 2**20 < MAX_BATCH * widest * 4

@@ -1,0 +1,103 @@
+"""Hand NumPy blocks to TensorFlow without a fresh allocation and page faults per block.
+
+`tf.convert_to_tensor` copies every NumPy block into newly allocated memory; for blocks of a few
+MB and more that memory comes fresh from the kernel, and faulting its pages in can cost as much
+as a small encoder's matmuls on the block. A `StagingBuffer` copies each block into one 64-byte aligned buffer, allocated and touched once,
+and lends it to TensorFlow through DLPack, which shares memory instead of copying it.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator
+
+import numpy as np
+import tensorflow as tf
+
+#: TensorFlow's CPU kernels require tensor memory aligned to this many bytes (EIGEN_MAX_ALIGN_BYTES).
+ALIGNMENT = 64
+
+
+class StagingBuffer:
+    """One reused, aligned host buffer of `rows` samples through which blocks reach TensorFlow.
+
+    `tensor(block)` returns a float32 tensor with the block's values that shares the buffer's
+    memory: it is valid until the next call, so use it (run the compiled function, read its
+    result) before staging the next block. A block that is already float32, C-ordered and
+    aligned is lent as it is, with no copy at all.
+
+    Args:
+        rows: the most rows one block may have.
+        sample_shape: the shape of one sample.
+
+    Example:
+        >>> staging = StagingBuffer(4096, (784,))
+        >>> for start in range(0, len(x), 4096):
+        ...     z = encoder_fn(staging.tensor(x[start:start + 4096])).numpy()
+    """
+
+    def __init__(self, rows: int, sample_shape: tuple[int, ...]) -> None:
+        self.rows = int(rows)
+        self.sample_shape = tuple(int(d) for d in sample_shape)
+        self._buffer = _aligned_empty((self.rows, *self.sample_shape))
+        self._buffer.fill(0)  # fault every page in now, once, not on each block's copy
+
+    def tensor(self, block: np.ndarray) -> tf.Tensor:
+        """A float32 tensor holding `block` (converted from its dtype), sharing host memory."""
+        n = len(block)
+        if n > self.rows:
+            raise ValueError(f"a block of {n} rows does not fit a staging buffer of {self.rows} rows.")
+        if _lendable(block):
+            return _lend(block)
+        target = self._buffer[:n]
+        np.copyto(target, block, casting="unsafe")
+        return _lend(target)
+
+
+def staged_blocks(read: Callable[[int, int], np.ndarray], n: int, batch: int,
+                  sample_shape: tuple[int, ...]) -> Iterator[tuple[int, np.ndarray, tf.Tensor]]:
+    """`(start, block, tensor)` for each block of `batch` rows of `n`, in order.
+
+    `read(start, stop)` gives a block's rows (any dtype: it is converted to float32). While the
+    caller computes with one block's tensor, the next block is read and staged on a thread, into
+    the other of two staging buffers (memory copies overlap TensorFlow's work). A tensor is
+    valid until the caller asks for the block after next, so finish with it in its iteration.
+
+    Example:
+        >>> for start, block, tensor in staged_blocks(lambda a, b: x[a:b], len(x), 4096, (784,)):
+        ...     out[start:start + len(block)] = encoder_fn(tensor).numpy()
+    """
+    starts = range(0, n, batch)
+    if not starts:
+        return
+    buffers = [StagingBuffer(min(batch, n), sample_shape) for _ in range(min(2, len(starts)))]
+
+    def stage(k: int) -> tuple[np.ndarray, tf.Tensor]:
+        block = read(starts[k], starts[k] + batch)
+        return block, buffers[k % 2].tensor(block)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="zlens-staging") as pool:
+        ahead = pool.submit(stage, 0)
+        for k, start in enumerate(starts):
+            block, tensor = ahead.result()
+            if k + 1 < len(starts):  # its buffer held block k-1, which the caller is done with
+                ahead = pool.submit(stage, k + 1)
+            yield start, block, tensor
+
+
+def _lendable(block) -> bool:
+    return (isinstance(block, np.ndarray) and type(block) is np.ndarray and block.dtype == np.float32
+            and block.flags.c_contiguous and block.ctypes.data % ALIGNMENT == 0)
+
+
+def _lend(array: np.ndarray) -> tf.Tensor:
+    """A tensor that shares `array`'s memory (the DLPack capsule keeps the array alive)."""
+    return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+
+
+def _aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised float32 array whose data starts on an `ALIGNMENT`-byte boundary."""
+    nbytes = int(np.prod(shape, dtype=np.int64)) * 4
+    raw = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
+    offset = (-raw.ctypes.data) % ALIGNMENT
+    return raw[offset : offset + nbytes].view(np.float32).reshape(shape)
