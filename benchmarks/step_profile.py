@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     previous = None
     for name, ts in times.items():
         med = float(np.median(ts))
-        delta = "" if previous is None else f"  (+{med - previous:+.3f})"
+        delta = "" if previous is None else f"  ({med - previous:+.3f})"
         print(f"  {name:<50} {med:7.3f} s  {flops / med / 1e9:6.1f} GFLOP/s{delta}")
         previous = med
 

@@ -201,8 +201,9 @@ def _say_where(run, quiet: bool) -> None:
 
 
 def _samples(source):
-    """The samples to train on: a memory-mapped `.npy` stays mapped (read batch by batch), not loaded."""
-    return source if source.memory_mapped else source.to_numpy()
+    """The samples to train on: a memory-mapped `.npy` stays mapped and a Zarr store on disk (read
+    batch by batch), not loaded."""
+    return source if source.memory_mapped or source.chunked else source.to_numpy()
 
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,

@@ -39,8 +39,8 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
     Args:
         model: a `TappedAutoencoder`, a `zlens.Run` (its trained model), a Keras autoencoder
             whose latent layer is named "z" (or given by `latent`), or an encoder model.
-        x: samples (N, ...) as an array or memory-mapped array, a `zlens.data.DataSource`,
-            or an unbatched `tf.data.Dataset` of samples.
+        x: samples (N, ...) as an array, a memory-mapped array or a Zarr array, a
+            `zlens.data.DataSource`, or an unbatched `tf.data.Dataset` of samples.
         batch_size: rows per compiled call; default `auto_batch_size(encoder)`: up to 8,192,
             fewer for models whose activations are large (64 MiB for the largest one).
         latent: the latent layer's name, for a plain Keras autoencoder.
@@ -71,7 +71,7 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
         check_samples(x[:1] if hasattr(x, "shape") and len(getattr(x, "shape", ())) > 1 else x,
                       expected_shape=encoder.input_shape[1:])
         x = x if hasattr(x, "shape") else np.asarray(x)
-        n, rows = len(x), lambda start, stop: read_rows(x, start, stop)  # a memory map is read, not mapped in
+        n, rows = int(x.shape[0]), lambda start, stop: read_rows(x, start, stop)  # a memory map (or store) is read
     out = np.empty((n, *encoder.output.shape[1:]), dtype=np.float32)
     for start, block, tensor in staged_blocks(rows, n, batch_size, tuple(encoder.input_shape[1:])):
         out[start : start + len(block)] = encode_block(fn, tensor, block, start)

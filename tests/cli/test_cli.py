@@ -169,6 +169,25 @@ def test_train_on_a_memory_mapped_npy_keeps_it_mapped_and_aligned(tmp_path):
 
 
 @pytest.mark.slow
+def test_train_and_encode_a_zarr_store_with_labels(tmp_path):
+    x = np.random.default_rng(5).random((130, 10), dtype=np.float32)
+    group = zarr.open_group(str(tmp_path / "data.zarr"), mode="w")
+    group.create_array("x", shape=x.shape, chunks=(16, 10), dtype="float32")[...] = x
+    group.create_array("y", shape=(130,), dtype="int64")[...] = np.arange(130) % 3
+    run = tmp_path / "run"
+    zlens("train", "--data", tmp_path / "data.zarr", "--out", run, "--epochs", 2, "--encoding-dim", 3,
+          "--capture", "consistent", "--quiet")
+    recorded = json.loads((run / "run.json").read_text())["data"]
+    assert recorded["shape"] == [130, 10] and recorded["source"].endswith("data.zarr/x")
+    zlens("encode", run, "--data", tmp_path / "data.zarr", "--out", tmp_path / "z.csv", "--quiet")
+    table = pd.read_csv(tmp_path / "z.csv")
+    assert table["label"].tolist() == (np.arange(130) % 3).tolist()
+    g = zarr.open_group(run / "latents.zarr", mode="r")
+    np.testing.assert_allclose(table.filter(like="z").to_numpy(), g["consistent/z"][1], rtol=1e-5, atol=1e-6)
+    assert g["labels"][:].tolist() == (np.arange(130) % 3).tolist()
+
+
+@pytest.mark.slow
 def test_train_on_a_large_integer_npy_scales_it_batch_by_batch(tmp_path):
     """An 8-bit .npy past MATERIALIZE_BYTES (lowered here, in the CLI's own process) is never
     converted whole: the run is the run of the scaled float32 data, and resume reloads it the same way."""

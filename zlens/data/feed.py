@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from zlens.data.chunked import ChunkedRows, is_chunked_array
 from zlens.data.epoch_order import EpochOrder
 from zlens.data.indexed import (
     count_samples,
@@ -75,7 +76,8 @@ def prepare_training_data(
 
     `x` may be an array (N, ...), an unbatched dataset of samples (or of `(x, y)` pairs),
     or batches already indexed as `(x, idx)` / `(x, y, idx)`, or a `DataSource` (`load_data`;
-    a lazy one, such as a large integer `.npy`, is converted batch by batch). An in-memory
+    a lazy one, such as a large integer `.npy`, is converted batch by batch), or a Zarr array
+    (read a group of chunks at a time, shuffled chunk-wise: `ChunkedRows`). An in-memory
     array (and no separate `y`) that fits `resident_bytes` with its visiting order
     (`ORDER_BYTES_PER_SAMPLE`) is kept on the device: `train` then yields batches of positions
     only (see `TrainingData`). A memory-mapped array is read batch by batch from its file,
@@ -87,7 +89,11 @@ def prepare_training_data(
         if y is not None:
             raise DataError("with a tf.data dataset, put the targets in the dataset as (x, y) pairs, not y=.")
         return _from_dataset(x, batch_size, shuffle, seed, input_shape, n_samples)
+    if is_chunked_array(x):
+        x = DataSource(check_samples(x, expected_shape=input_shape), name="the Zarr array")
     if isinstance(x, DataSource):
+        if x.chunked:
+            return _from_chunked_source(x, y, batch_size, shuffle, seed, input_shape)
         if x.lazy:
             return _from_lazy_source(x, y, batch_size, shuffle, seed, input_shape)
         x = x.x
@@ -115,6 +121,23 @@ def _from_lazy_source(source: DataSource, y, batch_size, shuffle, seed, input_sh
     if input_shape is not None:
         check_sample_shape(source.x.shape, tuple(input_shape), source.name)
     shard = _gathered_shards(source.n_samples, reader_gatherer(source.take, source.sample_shape), None, shuffle, seed)
+    return TrainingData(*shard(batch_size), source.n_samples, source, shard=shard, batch_size=batch_size)
+
+
+def _from_chunked_source(source: DataSource, y, batch_size, shuffle, seed, input_shape) -> TrainingData:
+    """A Zarr array: groups of whole chunks read in a new order each epoch (`ChunkedRows`);
+    a worker's share is every k-th chunk."""
+    if y is not None:
+        raise DataError("a DataSource is its own target: pass y= only with an array x.")
+    if input_shape is not None:
+        check_sample_shape(source.x.shape, tuple(input_shape), source.name)
+    rows = ChunkedRows(source.x, source.scale_factor)
+
+    def shard(batch: int, count: int = 1, index: int = 0):
+        train = rows.batches(batch, shuffle=shuffle, seed=seed, shard=(count, index))
+        consistent = rows.batches(max(batch, CONSISTENT_BATCH), shuffle=False, shard=(count, index))
+        return train, consistent
+
     return TrainingData(*shard(batch_size), source.n_samples, source, shard=shard, batch_size=batch_size)
 
 

@@ -17,8 +17,9 @@ _HASH_CHUNK_BYTES = 64 * 1024 * 1024
 
 
 def row_chunks(x: np.ndarray) -> Iterator[np.ndarray]:
-    """`x` in contiguous row blocks of about 64 MiB (a memory-mapped file is read, not mapped in)."""
-    row_bytes = max(1, int(np.prod(x.shape[1:], dtype=np.int64)) * x.itemsize)
+    """`x` in contiguous row blocks of about 64 MiB (a memory-mapped file is read, not mapped in;
+    a Zarr array is read chunk by chunk)."""
+    row_bytes = max(1, int(np.prod(x.shape[1:], dtype=np.int64)) * np.dtype(x.dtype).itemsize)
     step = max(1, _HASH_CHUNK_BYTES // row_bytes)
     for start in range(0, x.shape[0], step):
         yield np.ascontiguousarray(read_rows(x, start, start + step))

@@ -1,6 +1,7 @@
 """Read samples (and optional labels) from a file into a `DataSource`, validated once.
 
-Formats: `.npy` (memory-mapped), `.npz` (the Keras `mnist.npz` layout included), CSV, Parquet.
+Formats: `.npy` (memory-mapped), `.npz` (the Keras `mnist.npz` layout included), CSV, Parquet,
+Zarr stores (read chunk by chunk).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
+from zlens.data.chunked import is_chunked_array, open_zarr_array
 from zlens.data.file_rows import MemmapRows, is_memory_mapped, read_rows
 from zlens.data.fingerprint import array_fingerprint, row_chunks
 from zlens.data.validate import check_labels, check_samples
@@ -25,7 +27,7 @@ _LABEL_KEYS = ("y", "labels")
 _SPLITS = {"train": "train", "x_train": "train", "test": "test", "x_test": "test"}
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
-_FORMATS = ".npy, .npz, .csv, .parquet"
+_FORMATS = ".npy, .npz, .csv, .parquet, .zarr"
 
 
 @dataclass
@@ -78,7 +80,12 @@ class DataSource:
     @property
     def memory_mapped(self) -> bool:
         """`x` is read from its file on demand rather than held in memory."""
-        return isinstance(self.x, np.memmap) or isinstance(self.x.base, np.memmap)
+        return isinstance(self.x, np.memmap) or isinstance(getattr(self.x, "base", None), np.memmap)
+
+    @property
+    def chunked(self) -> bool:
+        """`x` is a chunked on-disk array (Zarr), read a group of chunks at a time."""
+        return not isinstance(self.x, np.ndarray)
 
     @property
     def lazy(self) -> bool:
@@ -178,12 +185,15 @@ def load_data(
       or the array named by `key`.
     - `.csv` (also `.csv.gz`...) / `.parquet`: every column is a feature except
       `label_column`; a first row of numbers is read as data, not as a header.
+    - a Zarr store (a `.zarr` folder): an array, or a group's array named by `key` (or its
+      one array besides `y` / `labels`, which become labels); never loaded whole: training
+      reads a group of chunks at a time (`zlens.data.chunked`).
 
     Args:
         path: the file, or None for `load_digits()`.
         label_column: the CSV / Parquet column holding labels (may be strings).
         labels_path: a separate `.npy`, `.csv` or `.parquet` file with one label per sample.
-        key: which `.npz` array (or split: "train" / "test") to read.
+        key: which `.npz` array (or split: "train" / "test"), or which array of a Zarr group, to read.
         flatten: reshape images (N, H, W[, C]) to (N, H*W*C), e.g. for the dense model.
         scale: "auto" maps integer data within [0, 255] to [0, 1] (divides by 255); "none"
             keeps the values. Floats are never scaled.
@@ -206,6 +216,15 @@ def load_data(
         from zlens.data.digits import load_digits
 
         return load_digits()
+    if _is_zarr_store(path):
+        if label_column is not None:
+            raise DataError(f"{path}: `label_column` applies to CSV / Parquet tables only.")
+        x, labels, x_name = open_zarr_array(Path(path).expanduser().absolute(), key)
+        if labels_path is not None:
+            labels, labels_name = _read_labels_file(labels_path)
+        else:
+            labels, labels_name = (None if labels is None else np.asarray(labels)), f"{x_name} labels"
+        return _to_source(x, labels, x_name, flatten, scale, x_name, labels_name)
     file = _existing_file(path)
     suffix = file.name.lower()
     is_table = suffix.endswith(_CSV_SUFFIXES + _PARQUET_SUFFIXES)
@@ -248,11 +267,16 @@ def from_array(
 
 def _to_source(x, labels, name, flatten, scale, x_name, labels_name) -> DataSource:
     """Validate, scale (or plan to, when lazy) and flatten: the one path every source takes."""
-    dtype = x.dtype if isinstance(x, np.ndarray) else np.float32
+    dtype = x.dtype if isinstance(x, np.ndarray) or is_chunked_array(x) else np.float32
     raw = check_samples(x, name=x_name, dtype=dtype)
     labels = check_labels(labels, raw.shape[0], name=labels_name or f"{x_name} labels")
     factor = _auto_scale_factor(raw) if scale == "auto" else None
     src = DataSource(raw, labels, name=name, scaled=factor is not None, scale_factor=factor)
+    if src.chunked:
+        if flatten and len(src.sample_shape) > 1:
+            raise DataError(f"{x_name}: a Zarr store is read as stored and cannot be flattened; "
+                            "store the samples flattened, or train the conv model on the images.")
+        return src
     if raw.dtype != np.float32 and (
         not src.memory_mapped or raw.size * 4 < MATERIALIZE_BYTES
     ):
@@ -264,6 +288,13 @@ def _to_source(x, labels, name, flatten, scale, x_name, labels_name) -> DataSour
 
 
 # -- readers: (samples, labels or None, and their names for messages) --------------------
+
+
+def _is_zarr_store(path: str | Path) -> bool:
+    """A folder named `*.zarr`, or holding Zarr metadata (`zarr.json`, `.zarray`, `.zgroup`)."""
+    folder = Path(path).expanduser()
+    return folder.is_dir() and (folder.name.lower().endswith(".zarr")
+                                or any((folder / m).exists() for m in ("zarr.json", ".zarray", ".zgroup")))
 
 
 def _existing_file(path: str | Path) -> Path:

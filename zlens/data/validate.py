@@ -27,16 +27,20 @@ def check_samples(
 
     Checks: array-like and numeric, at least 2-D, N >= 1, no NaN / Inf, and (when given)
     each sample's shape matches `expected_shape` (None matches any size). Memory-mapped
-    arrays stay memory-mapped when their dtype already matches, and the finiteness check
-    reads them in chunks, so a large `.npy` is never loaded whole.
+    arrays stay memory-mapped when their dtype already matches, a Zarr array stays on disk
+    in its own dtype, and the finiteness check reads them in chunks, so a large `.npy` or
+    store is never loaded whole.
 
     Example:
         >>> check_samples(np.zeros((3, 4))).shape
         (3, 4)
     """
+    from zlens.data.chunked import is_chunked_array
+
+    chunked = is_chunked_array(x)
     if hasattr(x, "__array__") or isinstance(x, (list, tuple)):
         try:
-            arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+            arr = x if isinstance(x, np.ndarray) or chunked else np.asarray(x)
         except (ValueError, TypeError) as err:
             raise DataError(f"`{name}` cannot be read as an array: {err}") from None
     else:
@@ -55,7 +59,7 @@ def check_samples(
         raise DataError(f"`{name}` is empty (shape {arr.shape}): there are no samples to train on.")
     if expected_shape is not None:
         check_sample_shape(arr.shape, tuple(expected_shape), name)
-    if arr.dtype != dtype:
+    if arr.dtype != dtype and not chunked:  # a chunked array is converted batch by batch
         arr = arr.astype(dtype)
     _check_finite(arr, name)
     return arr
