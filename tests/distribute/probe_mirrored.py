@@ -1,7 +1,7 @@
 """Train under MirroredStrategy over N logical CPU devices, in its own process (run by the tests).
 
 Logical devices must be configured before TensorFlow starts, so this never runs inside pytest:
-`python probe_mirrored.py DEVICES MODE OUT` writes OUT/result.json, OUT/counts.npy and a run
+`python probe_mirrored.py DEVICES MODE OUT` (MODE: fit, zarr or keras) writes OUT/result.json, OUT/counts.npy and a run
 (OUT/run: a run directory; OUT/model.keras for MODE=keras) for the test to check.
 """
 
@@ -26,7 +26,12 @@ from zlens.kinds import IN_FLIGHT  # noqa: E402
 
 x = np.random.default_rng(0).random((101, 12), dtype=np.float32)  # 101: partial and empty replica batches
 strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(devices)])
-if mode == "fit":  # the one-call path: zlens builds the model under the scope
+if mode in ("fit", "zarr"):  # the one-call path: zlens builds the model under the scope
+    if mode == "zarr":  # the same samples from a chunked store on disk, read a group of chunks at a time
+        import zarr
+
+        x = zarr.create_array(os.path.join(out, "x.zarr"), shape=x.shape, chunks=(8, 12), dtype="float32")
+        x[...] = np.random.default_rng(0).random((101, 12), dtype=np.float32)
     run = zlens.fit("dense", x, epochs=3, batch_size=batch_size, capture="both", encoding_dim=3, seed=0,
                     strategy=strategy, run_dir=os.path.join(out, "run"), latent=None)
     model = run.model

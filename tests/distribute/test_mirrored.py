@@ -39,6 +39,13 @@ def test_zlens_fit_under_mirrored_strategy_gives_the_single_device_z(tmp_path, d
 
 
 @pytest.mark.slow
+def test_a_zarr_store_under_mirrored_strategy_gives_the_single_device_z(tmp_path):
+    run_probe("probe_mirrored.py", 2, "zarr", tmp_path, 7)
+    run = zlens.open_run(tmp_path / "run")
+    _check(tmp_path, run.model, run.z(kind="consistent"), run.z(kind="in-flight"))
+
+
+@pytest.mark.slow
 def test_tapped_autoencoder_built_under_the_scope_works_with_plain_model_fit(tmp_path):
     """With host taps: three replicas hand their rows to one host buffer, concurrently."""
     run_probe("probe_mirrored.py", 3, "keras", tmp_path, 16)
