@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
+from zlens.data.chunked import is_chunked_array
 from zlens.data.file_rows import read_rows
 from zlens.errors import DataError
 
@@ -35,8 +36,6 @@ def check_samples(
         >>> check_samples(np.zeros((3, 4))).shape
         (3, 4)
     """
-    from zlens.data.chunked import is_chunked_array
-
     chunked = is_chunked_array(x)
     if hasattr(x, "__array__") or isinstance(x, (list, tuple)):
         try:

@@ -1,0 +1,107 @@
+"""Where one zlens training epoch's time goes, per op: TensorFlow's profiler over a real fit.
+
+    python -m benchmarks.op_profile [--rows 24000] [--top 20]
+
+Trains the reference model (784 -> 128 -> 32 -> 128 -> 784, batch 256, Adam, XLA, 64 steps per
+call, z captured in-flight) for three epochs, records the third with `tf.profiler`, and sums
+the time of every op (XLA thunks: matmuls, fusions, the gather, the capture's scatters) over
+the epoch. Op names are XLA's: `MatMul*` are the dots, `wrapped_gather` the batch gather from
+the resident samples, `wrapped_scatter` the capture (z and its per-row counts), `copy` layout
+copies; the `*_fusion` ops are the element-wise work (bias, activations, loss and their
+gradients, Adam's updates), named by XLA after their ops and varying from build to build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: Events that wrap ops (executor, runtime, input pipeline) rather than being one.
+_WRAPPERS = re.compile(r"Executor|Execute|BlockUntilReady|Iterator|Eager|TFE_|KernelAndDevice|multi_step|"
+                       r"Prefetch|Range|DoCompute|^end: |Await")
+
+
+def op_times(trace_dir: Path) -> collections.Counter:
+    """Seconds per op name (numbered copies merged) over the TF and XLA compute threads of a trace."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(max(trace_dir.rglob("*.xplane.pb"), key=lambda p: p.stat().st_mtime).read_bytes())
+    totals: collections.Counter = collections.Counter()
+    for plane in space.planes:
+        names = {k: v.name for k, v in plane.event_metadata.items()}
+        for line in plane.lines:
+            if not line.name.startswith(("tf_Compute", "tf_numa")):
+                continue
+            for event in line.events:
+                name = names.get(event.metadata_id, "?")
+                if not _WRAPPERS.search(name):
+                    totals[re.sub(r"\.\d+$", "", name)] += event.duration_ps / 1e12
+    return totals
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.op_profile", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=24_000)
+    parser.add_argument("--top", type=int, default=20)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import tensorflow as tf
+
+    import zlens
+    from benchmarks.rows_zlens import ZLENS_SETTINGS
+    from benchmarks.work import FEATURES, LATENT, LEARNING_RATE, SEED, make_data
+    from zlens.capture.tapped_autoencoder import CAPTURE_CHOICES
+    from zlens.data.feed import RESIDENT_BYTES, prepare_training_data
+    from zlens.run_writer import RunWriter
+
+    keras.utils.set_random_seed(SEED)
+    model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT), taps=("z",))
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), **ZLENS_SETTINGS)
+    data = prepare_training_data(make_data(args.rows), batch_size=256, seed=SEED, input_shape=(FEATURES,),
+                                 resident_bytes=RESIDENT_BYTES)
+    kinds = CAPTURE_CHOICES["in-flight"]
+    model._attach_recorder(data, kinds)
+    writer = RunWriter.in_memory(model, data, kinds)
+    trace_dir = Path(tempfile.mkdtemp(prefix="zlens-op-profile-"))
+    wall = {}
+
+    class ProfileThirdEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                tf.profiler.experimental.start(str(trace_dir))
+                wall["start"] = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                wall["seconds"] = time.perf_counter() - wall["start"]
+                tf.profiler.experimental.stop()
+
+    model.fit(data, epochs=3, capture="in-flight", writer=writer, callbacks=[ProfileThirdEpoch()], verbose=0)
+    writer.flush()
+    totals = op_times(trace_dir)
+    total = sum(totals.values())
+    steps = -(-args.rows // 256)
+    print(f"op profile: one epoch of N={args.rows:,} x {FEATURES}, {steps} steps, capture in-flight; "
+          f"wall {wall['seconds']:.3f} s under the profiler, op time {total:.3f} s (summed over threads)")
+    for name, seconds in totals.most_common(args.top):
+        print(f"  {seconds * 1e3:9.1f} ms  {100 * seconds / total:5.1f}%  {name[:90]}")
+    groups = {"matmuls (MatMul*)": r"^MatMul", "element-wise fusions": r"fusion$", "layout copies": r"^copy$",
+              "batch gather": r"gather$", "capture scatters (z, counts)": r"scatter$"}
+    print("grouped:")
+    for label, pattern in groups.items():
+        share = sum(s for n, s in totals.items() if re.search(pattern, n)) / total
+        print(f"  {label:<30} {100 * share:5.1f}%")
+    print(f"(trace: {trace_dir})")
+
+
+if __name__ == "__main__":
+    main()
