@@ -69,3 +69,22 @@ def test_encode_chooses_large_blocks_for_small_activations_and_fewer_for_wide_on
     conv = zlens.TappedAutoencoder(zlens.models.conv((28, 28, 1), 16)).encoder
     widest = max(int(np.prod(layer.output.shape[1:])) for layer in conv.layers)
     assert auto_batch_size(conv) * widest * 4 <= 64 * 2**20 < MAX_BATCH * widest * 4
+
+
+def test_a_read_only_aligned_array_is_copied_in_not_lent():
+    block = _at_offset(np.arange(12, dtype="float32").reshape(4, 3), 0)
+    block.flags.writeable = False  # as from Arrow or np.frombuffer: DLPack refuses to lend it
+    np.testing.assert_array_equal(StagingBuffer(4, (3,)).tensor(block).numpy(), block)
+
+
+def test_encode_takes_an_encoder_of_any_input_size_and_refuses_a_zero_batch():
+    import keras
+
+    from zlens.errors import ZlensError
+
+    inputs = keras.Input((None, 4))  # sequences of any length
+    encoder = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling1D()(inputs)))
+    x = np.random.default_rng(0).random((10, 7, 4)).astype("float32")
+    np.testing.assert_allclose(zlens.encode(encoder, x), encoder(x).numpy(), rtol=1e-6, atol=1e-7)
+    with pytest.raises(ZlensError, match="batch_size must be an integer >= 1"):
+        zlens.encode(encoder, x, batch_size=0)

@@ -1,8 +1,9 @@
 """`zlens.encode`: the latent matrix of any data under a trained model, in batches, fast.
 
 The encoder runs in a compiled function over large blocks, each lent to TensorFlow from one
-reused staging buffer (`zlens.staging`); rows are written into one preallocated output, so
-memory is the output plus one block.
+pair of reused staging buffers (`zlens.staging`) while the next block is read and staged; rows
+are written into one preallocated output, so memory is the output plus the two staging buffers
+and up to two blocks in flight.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import tensorflow as tf
 from zlens.data.file_rows import read_rows
 from zlens.data.sources import DataSource
 from zlens.data.validate import check_block, check_sample_shape, check_samples
-from zlens.errors import DataError, ModelError
+from zlens.errors import DataError, ModelError, ZlensError
 from zlens.staging import staged_blocks
 
 #: Bytes of the largest per-sample activation times rows that one automatic block may take.
@@ -51,8 +52,9 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
         (len(x_new), d)
     """
     encoder, fn = compiled_encoder(model, latent)
-    batch_size = batch_size or auto_batch_size(encoder)
+    _check_batch_size(batch_size)
     if isinstance(x, tf.data.Dataset):
+        batch_size = batch_size or auto_batch_size(encoder)
         parts, start = [], 0
         for batch in x.batch(batch_size).prefetch(2):
             z, finite = fn(tf.cast(batch, tf.float32))
@@ -72,8 +74,10 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
                       expected_shape=encoder.input_shape[1:])
         x = x if hasattr(x, "shape") else np.asarray(x)
         n, rows = int(x.shape[0]), lambda start, stop: read_rows(x, start, stop)  # a memory map (or store) is read
+    sample_shape = tuple(int(d) for d in x.shape[1:])  # the data's: the encoder may take any size (None)
+    batch_size = batch_size or auto_batch_size(encoder, sample_shape)
     out = np.empty((n, *encoder.output.shape[1:]), dtype=np.float32)
-    for start, block, tensor in staged_blocks(rows, n, batch_size, tuple(encoder.input_shape[1:])):
+    for start, block, tensor in staged_blocks(rows, n, batch_size, sample_shape):
         out[start : start + len(block)] = encode_block(fn, tensor, block, start)
     return out
 
@@ -92,15 +96,21 @@ def encode_block(fn, tensor: tf.Tensor, block, start: int, name: str = "x") -> n
     return z.numpy()
 
 
-def auto_batch_size(encoder) -> int:
+def _check_batch_size(batch_size) -> None:
+    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+        raise ZlensError(f"batch_size must be an integer >= 1 (or None for automatic); got {batch_size!r}.")
+
+
+def auto_batch_size(encoder, sample_shape: tuple[int, ...] | None = None) -> int:
     """Rows per encode block for `encoder`: as many as keep its largest per-sample activation
-    (its input included) within `BLOCK_BYTES`, between `MIN_BATCH` and `MAX_BATCH`.
+    (its input of `sample_shape`, by default the encoder's input shape, included) within
+    `BLOCK_BYTES`, between `MIN_BATCH` and `MAX_BATCH`.
 
     Example:
         >>> auto_batch_size(zlens.models.dense(784, 32).get_layer("encoder"))  # doctest: +SKIP
         8192
     """
-    widest = int(np.prod(encoder.input_shape[1:]))
+    widest = int(np.prod([d or 1 for d in (sample_shape or encoder.input_shape[1:])]))
     for layer in encoder.layers:
         try:
             shape = layer.output.shape
@@ -162,7 +172,8 @@ def encode_to_file(model, source, out, *, batch_size: int | None = None, progres
     from zlens.export import MatrixWriter
 
     encoder, fn = compiled_encoder(model)
-    batch_size = batch_size or auto_batch_size(encoder)
+    _check_batch_size(batch_size)
+    batch_size = batch_size or auto_batch_size(encoder, tuple(source.sample_shape))
     expected = tuple(encoder.input_shape[1:])
     if tuple(source.sample_shape) != expected:
         raise ModelError(

@@ -61,7 +61,8 @@ def staged_blocks(read: Callable[[int, int], np.ndarray], n: int, batch: int,
     `read(start, stop)` gives a block's rows (any dtype: it is converted to float32). While the
     caller computes with one block's tensor, the next block is read and staged on a thread, into
     the other of two staging buffers (memory copies overlap TensorFlow's work). A tensor is
-    valid until the caller asks for the block after next, so finish with it in its iteration.
+    valid only until the caller asks for the next block (which starts staging the block after
+    it into the same buffer): finish with it, and copy out what it computed, in its iteration.
 
     Example:
         >>> for start, block, tensor in staged_blocks(lambda a, b: x[a:b], len(x), 4096, (784,)):
@@ -86,8 +87,9 @@ def staged_blocks(read: Callable[[int, int], np.ndarray], n: int, batch: int,
 
 
 def _lendable(block) -> bool:
-    return (isinstance(block, np.ndarray) and type(block) is np.ndarray and block.dtype == np.float32
-            and block.flags.c_contiguous and block.ctypes.data % ALIGNMENT == 0)
+    # DLPack (unversioned) refuses to export a read-only array: such a block is copied instead.
+    return (type(block) is np.ndarray and block.dtype == np.float32 and block.flags.c_contiguous
+            and block.flags.writeable and block.ctypes.data % ALIGNMENT == 0)
 
 
 def _lend(array: np.ndarray) -> tf.Tensor:

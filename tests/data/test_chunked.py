@@ -95,6 +95,7 @@ def test_load_data_reads_a_zarr_group_with_labels_lazily_and_scales_8_bit_pixels
         (lambda p: _store(p, np.zeros((5, 2, 2), "float32"), 2), {"flatten": True}, "cannot be flattened"),
         (lambda p: _store(p, np.array([[0.0, np.nan]] * 5, "float32"), 2), {}, r"NaN or Inf \(first at sample 0\)"),
         (lambda p: (p.mkdir(), (p / "zarr.json").write_text("{not json")), {}, "is not a readable Zarr store"),
+        (lambda p: p.write_bytes(b"not a folder"), {}, "is a file; a Zarr store is a folder"),
     ],
 )
 def test_a_bad_zarr_store_gets_one_clear_error(tmp_path, make, kwargs, message):

@@ -85,7 +85,7 @@ class DataSource:
     @property
     def chunked(self) -> bool:
         """`x` is a chunked on-disk array (Zarr), read a group of chunks at a time."""
-        return not isinstance(self.x, np.ndarray)
+        return is_chunked_array(self.x)
 
     @property
     def lazy(self) -> bool:
@@ -303,6 +303,8 @@ def _existing_file(path: str | Path) -> Path:
         raise DataError(f"{file}: file not found.")
     if file.is_dir():
         raise DataError(f"{file}: is a directory; give a data file ({_FORMATS}).")
+    if file.name.lower().endswith(".zarr"):
+        raise DataError(f"{file}: is a file; a Zarr store is a folder (written with zarr.create_array or zarr.open_group).")
     if file.stat().st_size == 0:
         raise DataError(f"{file}: the file is empty (0 bytes).")
     return file
