@@ -21,7 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 #: Events that wrap ops (executor, runtime, input pipeline) rather than being one.
 _WRAPPERS = re.compile(r"Executor|Execute|BlockUntilReady|Iterator|Eager|TFE_|KernelAndDevice|multi_step|"
