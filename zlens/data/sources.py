@@ -6,7 +6,6 @@ Zarr stores (read chunk by chunk).
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -16,18 +15,23 @@ import numpy as np
 from zlens.data.chunked import is_chunked_array, open_zarr_array
 from zlens.data.file_rows import MemmapRows, is_memory_mapped, read_rows
 from zlens.data.fingerprint import array_fingerprint, row_chunks
+from zlens.data.readers import (
+    CSV_SUFFIXES,
+    FORMATS,
+    PARQUET_SUFFIXES,
+    existing_file,
+    is_zarr_store,
+    read_labels_file,
+    read_npy,
+    read_npz,
+    read_table,
+)
 from zlens.data.validate import check_labels, check_samples
 from zlens.errors import DataError
 
 #: An integer `.npy` whose float32 form is smaller than this is converted in memory at load
 #: time; a larger one stays memory-mapped and is converted per batch by `DataSource.rows`.
 MATERIALIZE_BYTES = 256 * 2**20
-_NPY_MAGIC = b"\x93NUMPY"
-_LABEL_KEYS = ("y", "labels")
-_SPLITS = {"train": "train", "x_train": "train", "test": "test", "x_test": "test"}
-_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip")
-_PARQUET_SUFFIXES = (".parquet", ".pq")
-_FORMATS = ".npy, .npz, .csv, .parquet, .zarr"
 
 
 @dataclass
@@ -216,32 +220,32 @@ def load_data(
         from zlens.data.digits import load_digits
 
         return load_digits()
-    if _is_zarr_store(path):
+    if is_zarr_store(path):
         if label_column is not None:
             raise DataError(f"{path}: `label_column` applies to CSV / Parquet tables only.")
         x, labels, x_name = open_zarr_array(Path(path).expanduser().absolute(), key)
         if labels_path is not None:
-            labels, labels_name = _read_labels_file(labels_path)
+            labels, labels_name = read_labels_file(labels_path)
         else:
             labels, labels_name = (None if labels is None else np.asarray(labels)), f"{x_name} labels"
         return _to_source(x, labels, x_name, flatten, scale, x_name, labels_name)
-    file = _existing_file(path)
+    file = existing_file(path)
     suffix = file.name.lower()
-    is_table = suffix.endswith(_CSV_SUFFIXES + _PARQUET_SUFFIXES)
+    is_table = suffix.endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
     if label_column is not None and not is_table:
         raise DataError(f"{file}: `label_column` applies to CSV / Parquet tables only.")
     if key is not None and not suffix.endswith(".npz"):
         raise DataError(f"{file}: `key` applies to .npz archives only.")
     if suffix.endswith(".npy"):
-        x, labels, x_name, labels_name = _read_npy(file), None, str(file), None
+        x, labels, x_name, labels_name = read_npy(file), None, str(file), None
     elif suffix.endswith(".npz"):
-        x, labels, x_name, labels_name = _read_npz(file, key)
+        x, labels, x_name, labels_name = read_npz(file, key)
     elif is_table:
-        x, labels, x_name, labels_name = _read_table(file, label_column)
+        x, labels, x_name, labels_name = read_table(file, label_column)
     else:
-        raise DataError(f"{file}: unknown file type {file.suffix!r}; zlens reads {_FORMATS}.")
+        raise DataError(f"{file}: unknown file type {file.suffix!r}; zlens reads {FORMATS}.")
     if labels_path is not None:
-        labels, labels_name = _read_labels_file(labels_path)
+        labels, labels_name = read_labels_file(labels_path)
     return _to_source(x, labels, str(file), flatten, scale, x_name, labels_name)
 
 
@@ -287,140 +291,6 @@ def _to_source(x, labels, name, flatten, scale, x_name, labels_name) -> DataSour
     return src
 
 
-# -- readers: (samples, labels or None, and their names for messages) --------------------
-
-
-def _is_zarr_store(path: str | Path) -> bool:
-    """A folder named `*.zarr`, or holding Zarr metadata (`zarr.json`, `.zarray`, `.zgroup`)."""
-    folder = Path(path).expanduser()
-    return folder.is_dir() and (folder.name.lower().endswith(".zarr")
-                                or any((folder / m).exists() for m in ("zarr.json", ".zarray", ".zgroup")))
-
-
-def _existing_file(path: str | Path) -> Path:
-    file = Path(path).expanduser().absolute()
-    if not file.exists():
-        raise DataError(f"{file}: file not found.")
-    if file.is_dir():
-        raise DataError(f"{file}: is a directory; give a data file ({_FORMATS}).")
-    if file.name.lower().endswith(".zarr"):
-        raise DataError(f"{file}: is a file; a Zarr store is a folder (written with zarr.create_array or zarr.open_group).")
-    if file.stat().st_size == 0:
-        raise DataError(f"{file}: the file is empty (0 bytes).")
-    return file
-
-
-def _read_npy(file: Path) -> np.ndarray:
-    with open(file, "rb") as fh:
-        head = fh.read(len(_NPY_MAGIC))
-    if head[:1] == b"\x80":
-        raise DataError(f"{file}: is a Python pickle, not a NumPy array; zlens never unpickles.")
-    if head != _NPY_MAGIC:
-        raise DataError(f"{file}: is not a NumPy .npy file (bad header); save it with np.save.")
-    try:
-        return np.load(file, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise _load_error(file, str(file), err) from None
-
-
-def _read_npz(file: Path, key: str | None) -> tuple[np.ndarray, np.ndarray | None, str, str]:
-    try:
-        archive = np.load(file, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise _unreadable(file, err) from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError(f"{file}: is a single .npy array, not an .npz archive; rename it .npy.")
-    with archive:
-        keys = list(archive.files)
-        if "x_train" in keys and (key is None or key in _SPLITS):
-            split = _SPLITS[key or "train"]
-            x_key, y_key = f"x_{split}", f"y_{split}"
-            if x_key not in keys:
-                raise DataError(f"{file}: has no `{x_key}` array; it holds {', '.join(keys)}.")
-        elif key is not None:
-            if key not in keys:
-                raise DataError(f"{file}: has no array {key!r}; it holds {', '.join(keys)}.")
-            x_key, y_key = key, None
-        else:
-            features = [k for k in keys if k not in _LABEL_KEYS]
-            if len(features) != 1:
-                raise DataError(
-                    f"{file}: holds arrays {', '.join(keys) or '(none)'}; "
-                    "pick the samples with key=NAME (--key NAME)."
-                )
-            x_key, y_key = features[0], None
-        if y_key is None:
-            y_key = next((k for k in _LABEL_KEYS if k in keys and k != x_key), None)
-        x = _npz_array(archive, file, x_key)
-        labels = _npz_array(archive, file, y_key) if y_key in keys else None
-    return x, labels, f"{file}:{x_key}", f"{file}:{y_key}"
-
-
-def _npz_array(archive, file: Path, key: str) -> np.ndarray:
-    try:
-        return archive[key]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise _load_error(file, f"{file}:{key}", err) from None
-
-
-def _read_table(file: Path, label_column: str | None) -> tuple[np.ndarray, object, str, str]:
-    import pandas as pd
-
-    df = _read_frame(file)
-    if len(df) == 0:
-        raise DataError(f"{file}: the table is empty (a header, no rows): no samples to train on.")
-    columns = [str(c) for c in df.columns]
-    df.columns = columns
-    labels = None
-    if label_column is not None:
-        if label_column not in columns:
-            raise DataError(
-                f"{file}: has no column {label_column!r}; its columns are {_listing(columns)}."
-            )
-        labels = df.pop(label_column).to_numpy()
-    bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
-    if bad:
-        raise DataError(
-            f"{file}: column(s) {_listing(bad)} are not numeric; every feature column must be. "
-            "If one of them holds the labels, name it with label_column= (--label-column)."
-        )
-    if df.shape[1] == 0:
-        raise DataError(f"{file}: has no feature columns besides the label column.")
-    x = df.to_numpy()
-    if x.dtype == object:  # pandas nullable dtypes (Int64 with <NA>...)
-        x = df.to_numpy(dtype=np.float64, na_value=np.nan)
-    return x, labels, str(file), f"{file}:{label_column}"
-
-
-def _read_frame(file: Path):
-    import pandas as pd
-
-    try:
-        if file.name.lower().endswith(_PARQUET_SUFFIXES):
-            return pd.read_parquet(file, engine="pyarrow")
-        df = pd.read_csv(file)
-        if len(df.columns) and all(_is_number(c) for c in df.columns):
-            df = pd.read_csv(file, header=None)  # the "header" was a row of data
-        return df
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{file}: the file is empty (no columns).") from None
-    except Exception as err:  # pandas / pyarrow raise many types for a damaged file
-        raise _unreadable(file, err) from None
-
-
-def _read_labels_file(path: str | Path) -> tuple[np.ndarray, str]:
-    file = _existing_file(path)
-    suffix = file.name.lower()
-    if suffix.endswith(".npy"):
-        return np.array(_read_npy(file)), str(file)
-    if not suffix.endswith(_CSV_SUFFIXES + _PARQUET_SUFFIXES):
-        raise DataError(f"{file}: unknown labels file type; use .npy, .csv or .parquet.")
-    df = _read_frame(file)
-    if df.shape[1] != 1:
-        raise DataError(f"{file}: a labels file needs exactly one column; it has {df.shape[1]}.")
-    return df.iloc[:, 0].to_numpy(), str(file)
-
-
 # -- helpers ------------------------------------------------------------------------------
 
 
@@ -454,28 +324,3 @@ def _flatten(x: np.ndarray, what: str) -> np.ndarray:
                 "re-save it with np.save(path, np.ascontiguousarray(x))."
             )
     return x.reshape(x.shape[0], -1)
-
-
-def _is_number(value) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _listing(names: list[str], limit: int = 12) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f" ... ({len(names)} in all)" if len(names) > limit else "")
-
-
-def _load_error(file: Path, what: str, err: BaseException) -> DataError:
-    """NumPy refuses object arrays with a ValueError that mentions "object"."""
-    if isinstance(err, ValueError) and "object" in str(err).lower():
-        return DataError(f"{what}: contains Python objects; zlens never unpickles. Save numbers.")
-    return _unreadable(file, err)
-
-
-def _unreadable(file: Path, err: BaseException) -> DataError:
-    reason = " ".join(str(err).split())[:200] or type(err).__name__
-    return DataError(f"{file}: cannot be read ({reason}).")
