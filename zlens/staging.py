@@ -2,8 +2,9 @@
 
 `tf.convert_to_tensor` copies every NumPy block into newly allocated memory; for blocks of a few
 MB and more that memory comes fresh from the kernel, and faulting its pages in can cost as much
-as a small encoder's matmuls on the block. A `StagingBuffer` copies each block into one 64-byte aligned buffer, allocated and touched once,
-and lends it to TensorFlow through DLPack, which shares memory instead of copying it.
+as a small encoder's matmuls on the block. A `StagingBuffer` copies each block into one 64-byte
+aligned buffer, allocated and touched once, and lends it to TensorFlow through DLPack, which
+shares memory instead of copying it.
 """
 
 from __future__ import annotations
