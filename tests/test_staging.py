@@ -88,3 +88,13 @@ def test_encode_takes_an_encoder_of_any_input_size_and_refuses_a_zero_batch():
     np.testing.assert_allclose(zlens.encode(encoder, x), encoder(x).numpy(), rtol=1e-6, atol=1e-7)
     with pytest.raises(ZlensError, match="batch_size must be an integer >= 1"):
         zlens.encode(encoder, x, batch_size=0)
+
+
+def test_encode_of_a_data_source_and_of_its_array_agree(x_small):
+    from zlens.data import DataSource
+
+    model = zlens.TappedAutoencoder(zlens.models.dense(12, 3))
+    pixels = (x_small * 255).astype("uint8")  # a lazy source: scaled per block
+    lazy = DataSource(pixels, scale_factor=1 / 255)
+    np.testing.assert_array_equal(zlens.encode(model, lazy, batch_size=50),
+                                  zlens.encode(model, pixels.astype("float32") * np.float32(1 / 255), batch_size=50))

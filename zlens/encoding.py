@@ -66,15 +66,16 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
         if not parts:
             raise ModelError("the dataset to encode is empty.")
         return np.concatenate(parts)
+    # The staging buffers take the data's sample shape: the encoder's may be partly free (None).
     if isinstance(x, DataSource):
-        n, rows = x.n_samples, x.rows
+        n, rows, sample_shape = x.n_samples, x.rows, tuple(x.sample_shape)
         check_sample_shape(x.x.shape, tuple(encoder.input_shape[1:]), x.name)
     else:
         check_samples(x[:1] if hasattr(x, "shape") and len(getattr(x, "shape", ())) > 1 else x,
                       expected_shape=encoder.input_shape[1:])
         x = x if hasattr(x, "shape") else np.asarray(x)
         n, rows = int(x.shape[0]), lambda start, stop: read_rows(x, start, stop)  # a memory map (or store) is read
-    sample_shape = tuple(int(d) for d in x.shape[1:])  # the data's: the encoder may take any size (None)
+        sample_shape = tuple(int(d) for d in x.shape[1:])
     batch_size = batch_size or auto_batch_size(encoder, sample_shape)
     out = np.empty((n, *encoder.output.shape[1:]), dtype=np.float32)
     for start, block, tensor in staged_blocks(rows, n, batch_size, sample_shape):
