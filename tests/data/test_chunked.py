@@ -103,3 +103,18 @@ def test_a_bad_zarr_store_gets_one_clear_error(tmp_path, make, kwargs, message):
     make(path)
     with pytest.raises(DataError, match=message):
         load_data(path, **kwargs)
+
+
+def test_memory_is_one_group_of_chunks_whatever_n(tmp_path, monkeypatch):
+    import zlens.data.chunked as chunked
+
+    x = np.random.default_rng(3).random((400, 8), dtype=np.float32)
+    monkeypatch.setattr(chunked, "GROUP_BYTES", 3 * 10 * 8 * 4)  # room for 3 chunks of 10 samples
+    rows = ChunkedRows(_store(tmp_path / "x.zarr", x, chunk_rows=10))
+    assert rows.group == 3
+    seen = []
+    read = rows.read
+    monkeypatch.setattr(rows, "read", lambda ids, key: (seen.append(len(ids)), read(ids, key))[1])
+    _, idx, _ = _epoch(rows.batches(32, shuffle=True, seed=0))
+    assert sorted(idx.tolist()) == list(range(400))
+    assert max(seen) == 3 and sum(seen) == 40  # 40 chunks, never more than 3 read at once

@@ -22,10 +22,8 @@ def is_chunked_array(x) -> bool:
     """Whether `x` is a Zarr array (read lazily, chunk by chunk), not an in-memory array."""
     if isinstance(x, np.ndarray):
         return False
-    try:
-        import zarr
-    except ImportError:  # pragma: no cover - zarr is a dependency
-        return False
+    import zarr  # on first use: importing zlens.data stays light
+
     return isinstance(x, zarr.Array)
 
 

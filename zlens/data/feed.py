@@ -92,10 +92,13 @@ def prepare_training_data(
     if is_chunked_array(x):
         x = DataSource(check_samples(x, expected_shape=input_shape), name="the Zarr array")
     if isinstance(x, DataSource):
-        if x.chunked:
-            return _from_chunked_source(x, y, batch_size, shuffle, seed, input_shape)
-        if x.lazy:
-            return _from_lazy_source(x, y, batch_size, shuffle, seed, input_shape)
+        if x.chunked or x.lazy:  # read from disk batch by batch: the source is its own target
+            if y is not None:
+                raise DataError("a DataSource is its own target: pass y= only with an array x.")
+            if input_shape is not None:
+                check_sample_shape(x.x.shape, tuple(input_shape), x.name)
+            read = _from_chunked_source if x.chunked else _from_lazy_source
+            return read(x, batch_size, shuffle, seed)
         x = x.x
     x = check_samples(x, expected_shape=input_shape)
     if y is not None:
@@ -114,23 +117,15 @@ def prepare_training_data(
     return TrainingData(train, consistent, len(x), x, shard=shard, batch_size=batch_size)
 
 
-def _from_lazy_source(source: DataSource, y, batch_size, shuffle, seed, input_shape) -> TrainingData:
+def _from_lazy_source(source: DataSource, batch_size, shuffle, seed) -> TrainingData:
     """A source whose stored values are converted per batch (a large integer `.npy`): read by index."""
-    if y is not None:
-        raise DataError("a DataSource is its own target: pass y= only with an array x.")
-    if input_shape is not None:
-        check_sample_shape(source.x.shape, tuple(input_shape), source.name)
     shard = _gathered_shards(source.n_samples, reader_gatherer(source.take, source.sample_shape), None, shuffle, seed)
     return TrainingData(*shard(batch_size), source.n_samples, source, shard=shard, batch_size=batch_size)
 
 
-def _from_chunked_source(source: DataSource, y, batch_size, shuffle, seed, input_shape) -> TrainingData:
+def _from_chunked_source(source: DataSource, batch_size, shuffle, seed) -> TrainingData:
     """A Zarr array: groups of whole chunks read in a new order each epoch (`ChunkedRows`);
     a worker's share is every k-th chunk."""
-    if y is not None:
-        raise DataError("a DataSource is its own target: pass y= only with an array x.")
-    if input_shape is not None:
-        check_sample_shape(source.x.shape, tuple(input_shape), source.name)
     rows = ChunkedRows(source.x, source.scale_factor)
 
     def shard(batch: int, count: int = 1, index: int = 0):
