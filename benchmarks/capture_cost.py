@@ -4,9 +4,11 @@
 one process, each in one long `fit` held epoch by epoch (`EpochPacer`), and times their epochs
 in turn: capture off; capture in-flight into an in-memory store (what the suite's zlens row
 does); and capture in-flight with the store write left out (a writer that commits no latents:
-the step's scatter, the end-of-epoch check and the host read remain). The paired ratios to
-"off" (each repetition's epochs run back to back) split the capture's cost into the capture
-itself and the store write.
+the step's scatter, the end-of-epoch check and the host read remain); and capture in-flight
+on Keras' own multi-step loop instead of zlens' compiled one (`TappedAutoencoder.compiled_loop
+= False`, see `zlens/capture/resident_loop.py`). The paired ratios to "off" (each repetition's
+epochs run back to back) split the capture's cost into the capture itself and the store write,
+and show what the compiled loop saves.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ def main(argv: list[str] | None = None) -> None:
         m.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), jit_compile=True, steps_per_execution=64)
         return m
 
-    def paced(capture, writer_kind):
+    def paced(capture, writer_kind, compiled_loop=True):
         m = model()
+        m.compiled_loop = compiled_loop
         writer = None
         if capture is not None:
             m._attach_recorder(data, ("in-flight",))  # the buffers the store is shaped after
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         "capture off": paced(None, None),
         "capture in-flight, in-memory store": paced("in-flight", "store"),
         "capture in-flight, store write left out": paced("in-flight", "no-store-write"),
+        "capture in-flight, Keras' own step loop": paced("in-flight", "store", compiled_loop=False),
     }
     times: dict[str, list[float]] = {name: [] for name in pacers}
     for pacer in pacers.values():

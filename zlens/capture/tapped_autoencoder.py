@@ -16,6 +16,7 @@ from keras.src.losses import loss as loss_module  # scaling helpers the TF train
 
 from zlens.capture.callback import CaptureCallback
 from zlens.capture.recorder import CONSISTENT, IN_FLIGHT, LatentRecorder, choose_storage
+from zlens.capture.resident_loop import ResidentTrainLoop
 from zlens.capture.taps import (
     LATENT,
     build_tap_model,
@@ -88,6 +89,7 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         object.__setattr__(self, "_encoder", None)
         object.__setattr__(self, "_resident", None)
         object.__setattr__(self, "_order", None)
+        object.__setattr__(self, "_resident_batch", None)
         self.run = None
         self.built = True  # the wrapped functional model is built: so is this one
 
@@ -133,6 +135,31 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         return self._tap_model
 
     # -- the compiled steps ---------------------------------------------------------------
+    #: Run each execution of steps on device-held samples as one XLA computation
+    #: (`capture/resident_loop.py`); False keeps Keras' own loop (for side-by-side benchmarks).
+    compiled_loop = True
+
+    def make_train_function(self, force=False):
+        if self.train_function is not None and not force:
+            return self.train_function
+        super().make_train_function(force=True)
+        if self._uses_compiled_loop():
+            resident = self._resident
+            self.train_function = ResidentTrainLoop(self, resident.shape[0], self._resident_batch, self.train_function)
+        return self.train_function
+
+    def _uses_compiled_loop(self) -> bool:
+        """Whether the fit can run on `ResidentTrainLoop`: samples on the device, XLA, one device,
+        and tap buffers on the device (host and stream buffers call back into Python)."""
+        return (
+            self.compiled_loop
+            and self._resident is not None
+            and self.jit_compile is True
+            and not self.run_eagerly
+            and self._replica_strategy() is None
+            and (self._recorder is None or self._recorder.storage == "device")
+        )
+
     def train_step(self, data):
         if _is_index(data):  # positions in this epoch's order of the samples kept on the device
             idx = tf.gather(self._order, data)
@@ -236,7 +263,7 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         if strategy is not None:
             data = distribute_data(data, strategy, data.batch_size)
             self._settle_for_replicas(placement(strategy).multi_worker)
-        self._hold_resident(data.resident, data.order)
+        self._hold_resident(data.resident, data.order, data.batch_size)
         # First of all callbacks: each epoch's order is set before anything else sees the epoch.
         ordering = [] if data.order is None else [ReorderEachEpoch(data.order, self._order)]
         if capture is None:
@@ -284,12 +311,15 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             self.jit_compile = False  # the step calls back into Python: XLA cannot compile it
             self.train_function = None
 
-    def _hold_resident(self, x: np.ndarray | None, order: EpochOrder | None = None) -> None:
-        """Keep `x` in a device variable for the step to gather from, visited in `order` (None: release it)."""
+    def _hold_resident(self, x: np.ndarray | None, order: EpochOrder | None = None, batch_size: int = 0) -> None:
+        """Keep `x` in a device variable for the step to gather from, visited in `order` in
+        batches of `batch_size` (x None: release it)."""
         held = self._resident
         if x is None:
-            object.__setattr__(self, "_resident", None)
-            object.__setattr__(self, "_order", None)
+            if held is not None:
+                object.__setattr__(self, "_resident", None)
+                object.__setattr__(self, "_order", None)
+                self.train_function = None  # the compiled loop reads the held samples
             return
         if held is not None and tuple(held.shape) == x.shape:
             held.assign(x)
@@ -297,6 +327,9 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             object.__setattr__(self, "_resident", tf.Variable(x, trainable=False, name="zlens_samples"))
             object.__setattr__(self, "_order", tf.Variable(order.identity(), trainable=False, name="zlens_order"))
             self.train_function = None
+        if batch_size != self._resident_batch:
+            object.__setattr__(self, "_resident_batch", batch_size)
+            self.train_function = None  # the compiled loop's batches are this size
 
     def _detach_recorder(self) -> None:
         if self._recorder is not None:

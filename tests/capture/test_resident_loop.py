@@ -1,0 +1,102 @@
+"""The compiled multi-step loop of the resident path runs exactly the steps Keras' own loop runs."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zlens
+from zlens.capture.resident_loop import ResidentTrainLoop
+
+
+class KerasLoop(zlens.TappedAutoencoder):
+    compiled_loop = False
+
+
+class BatchLog(keras.callbacks.Callback):
+    """Records the (epoch, batch) numbers Keras hands the batch callbacks, and the loss logged."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append((self.epoch, batch, float(logs["loss"])))
+
+
+def _model(cls=zlens.TappedAutoencoder, steps_per_execution=4, jit_compile=True):
+    keras.utils.set_random_seed(3)
+    model = cls(zlens.models.dense(12, 3), taps=("z", "recon_error"))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=jit_compile,
+                  steps_per_execution=steps_per_execution)
+    return model
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 4, 64])
+def test_compiled_loop_matches_keras_loop_bit_for_bit(x_small, steps_per_execution):
+    # 101 samples in batches of 8: 12 full batches and a partial one; 4 steps per call leave a
+    # short last execution, 64 put a whole epoch in one call
+    runs = {}
+    for cls in (zlens.TappedAutoencoder, KerasLoop):
+        model, log = _model(cls, steps_per_execution), BatchLog()
+        history = model.fit(x_small, batch_size=8, epochs=3, seed=5, capture="both", callbacks=[log], verbose=0)
+        runs[cls] = model, log, history
+    (fast, fast_log, fast_history), (slow, slow_log, slow_history) = runs.values()
+    assert isinstance(fast.train_function, ResidentTrainLoop)
+    assert not isinstance(slow.train_function, ResidentTrainLoop)
+    for epoch in range(3):
+        for kind in ("in-flight", "consistent"):
+            np.testing.assert_array_equal(fast.run.z(epoch=epoch, kind=kind), slow.run.z(epoch=epoch, kind=kind))
+        np.testing.assert_array_equal(fast.run.tap("recon_error", epoch=epoch), slow.run.tap("recon_error", epoch=epoch))
+    for a, b in zip(fast.get_weights(), slow.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert fast_history.history["loss"] == slow_history.history["loss"]
+    assert fast_log.seen == slow_log.seen  # same batch numbers and logs for every callback
+    assert int(fast.optimizer.iterations) == int(slow.optimizer.iterations) == 3 * 13
+
+
+def test_stopping_mid_epoch_then_fitting_again_starts_a_whole_epoch(x_small):
+    class StopAfterFirstCall(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.model.stop_training = True
+
+    model = _model(steps_per_execution=2)
+    model.fit(x_small, batch_size=8, epochs=2, capture=None, callbacks=[StopAfterFirstCall()], verbose=0)
+    assert int(model.optimizer.iterations) == 2
+    # the next fit starts at the first batch: every row is written once (or the capture raises)
+    model.fit(x_small, batch_size=8, epochs=1, capture="in-flight", verbose=0)
+    assert int(model.optimizer.iterations) == 2 + 13
+    assert model.run.z().shape == (101, 3)
+
+
+def test_a_new_batch_size_or_data_rebuilds_the_loop(x_small):
+    model = _model()
+    model.fit(x_small, batch_size=8, epochs=1, verbose=0)
+    first = model.train_function
+    model.fit(x_small, batch_size=16, epochs=1, verbose=0)  # same samples held, new batches
+    assert model.train_function is not first and model.train_function.batch_size == 16
+    assert int(model.optimizer.iterations) == 13 + 7
+    model.fit(x_small[:50], batch_size=16, epochs=1, verbose=0)
+    assert model.run.z().shape == (50, 3)
+    # a dataset is not held on the device: Keras' loop over the indexed batches
+    model.fit(tf.data.Dataset.from_tensor_slices(x_small), batch_size=16, epochs=1, verbose=0)
+    assert not isinstance(model.train_function, ResidentTrainLoop)
+    assert model.run.z().shape == (101, 3)
+
+
+@pytest.mark.parametrize("settings", [{"jit_compile": False}, {"tap_storage": "host"}])
+def test_without_xla_or_device_buffers_keras_loop_runs(x_small, settings):
+    model = _model(jit_compile=settings.get("jit_compile", True))
+    model.fit(x_small, batch_size=8, epochs=1, verbose=0, tap_storage=settings.get("tap_storage", "auto"))
+    assert not isinstance(model.train_function, ResidentTrainLoop)
+    assert model.run.z().shape == (101, 3)
+
+
+def test_train_on_batch_still_goes_through_keras(x_small):
+    model = _model()
+    model.fit(x_small, batch_size=8, epochs=1, verbose=0)
+    with pytest.raises(zlens.ZlensError, match="indexed batches"):
+        model.train_on_batch(x_small[:8])  # not indexed: the step's own clear error, not the loop's
