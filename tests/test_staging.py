@@ -98,3 +98,45 @@ def test_encode_of_a_data_source_and_of_its_array_agree(x_small):
     lazy = DataSource(pixels, scale_factor=1 / 255)
     np.testing.assert_array_equal(zlens.encode(model, lazy, batch_size=50),
                                   zlens.encode(model, pixels.astype("float32") * np.float32(1 / 255), batch_size=50))
+
+
+def test_rows_of_a_memory_mapped_file_are_read_straight_into_a_buffer(tmp_path):
+    from zlens.data.file_rows import read_rows_into
+
+    x = np.random.default_rng(1).random((37, 3, 2)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    out = np.full((8, 3, 2), np.nan, "float32")
+    np.testing.assert_array_equal(read_rows_into(mapped, 10, 18, out), x[10:18])
+    tail = read_rows_into(mapped, 32, 40, out)  # the end of the file: a partial block
+    assert tail.shape == (5, 3, 2) and np.shares_memory(tail, out)
+    np.testing.assert_array_equal(tail, x[32:])
+    # values of another dtype, in memory, are converted on the way in
+    np.testing.assert_array_equal(read_rows_into(np.arange(12).reshape(6, 2), 4, 6, out[:, 0]), [[8, 9], [10, 11]])
+
+
+def test_staged_blocks_read_into_their_buffers_when_given_a_reader(tmp_path):
+    from zlens.data import load_data
+
+    x = np.random.default_rng(2).random((23, 4)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    source = load_data(tmp_path / "x.npy")
+    seen = []
+    for start, block, tensor in staged_blocks(source.rows, 23, 5, (4,), read_into=source.rows_into):
+        np.testing.assert_array_equal(tensor.numpy(), x[start : start + 5])
+        np.testing.assert_array_equal(block, x[start : start + 5])
+        seen.append(len(block))
+    assert seen == [5, 5, 5, 5, 3]
+
+
+def test_encode_of_a_memory_mapped_file_equals_encode_in_memory(tmp_path, x_small):
+    from zlens.data import load_data
+    from zlens.encoding import encode_to_file
+
+    model = zlens.TappedAutoencoder(zlens.models.dense(12, 3))
+    np.save(tmp_path / "x.npy", x_small)
+    expected = zlens.encode(model, x_small, batch_size=16)
+    np.testing.assert_array_equal(zlens.encode(model, np.load(tmp_path / "x.npy", mmap_mode="r"), batch_size=16),
+                                  expected)
+    encode_to_file(model, load_data(tmp_path / "x.npy"), tmp_path / "z.npy", batch_size=16)
+    np.testing.assert_array_equal(np.load(tmp_path / "z.npy"), expected)

@@ -8,13 +8,14 @@ and up to two blocks in flight.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import tensorflow as tf
 
-from zlens.data.file_rows import read_rows
+from zlens.data.file_rows import is_memory_mapped, read_rows, read_rows_into
 from zlens.data.sources import DataSource
 from zlens.data.validate import check_block, check_sample_shape, check_samples
 from zlens.errors import DataError, ModelError, ZlensError
@@ -70,17 +71,30 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
     if isinstance(x, DataSource):
         n, rows, sample_shape = x.n_samples, x.rows, tuple(x.sample_shape)
         check_sample_shape(x.x.shape, tuple(encoder.input_shape[1:]), x.name)
+        read_into = reads_into(x)
     else:
         check_samples(x[:1] if hasattr(x, "shape") and len(getattr(x, "shape", ())) > 1 else x,
                       expected_shape=encoder.input_shape[1:])
         x = x if hasattr(x, "shape") else np.asarray(x)
         n, rows = int(x.shape[0]), lambda start, stop: read_rows(x, start, stop)  # a memory map (or store) is read
         sample_shape = tuple(int(d) for d in x.shape[1:])
+        read_into = functools.partial(read_rows_into, x) if _held_elsewhere(x) else None
     batch_size = batch_size or auto_batch_size(encoder, sample_shape)
     out = np.empty((n, *encoder.output.shape[1:]), dtype=np.float32)
-    for start, block, tensor in staged_blocks(rows, n, batch_size, sample_shape):
+    for start, block, tensor in staged_blocks(rows, n, batch_size, sample_shape, read_into):
         out[start : start + len(block)] = encode_block(fn, tensor, block, start)
     return out
+
+
+def reads_into(source: DataSource):
+    """How to read `source`'s blocks straight into a staging buffer (`DataSource.rows_into`), or
+    None for in-memory float32 samples, whose blocks may be lent to TensorFlow with no copy."""
+    return source.rows_into if _held_elsewhere(source.x) else None
+
+
+def _held_elsewhere(x) -> bool:
+    """Whether `x`'s rows must be read or converted (a file, a store, stored values), not viewed."""
+    return not isinstance(x, np.ndarray) or x.dtype != np.float32 or is_memory_mapped(x)
 
 
 def encode_block(fn, tensor: tf.Tensor, block, start: int, name: str = "x") -> np.ndarray:
@@ -188,7 +202,8 @@ def encode_to_file(model, source, out, *, batch_size: int | None = None, progres
     with MatrixWriter(out, n_rows=source.n_samples, row_shape=d, name="z", labels=source.labels) as writer, \
             ThreadPoolExecutor(1) as writing:
         written = None
-        for start, block, tensor in staged_blocks(source.rows, source.n_samples, batch_size, expected):
+        for start, block, tensor in staged_blocks(source.rows, source.n_samples, batch_size, expected,
+                                                  reads_into(source)):
             z = encode_block(fn, tensor, block, start, name=source.name)
             if written is not None:
                 written.result()

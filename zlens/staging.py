@@ -54,9 +54,18 @@ class StagingBuffer:
         np.copyto(target, block, casting="unsafe")
         return _lend(target)
 
+    def fill(self, read_into: Callable[[int, int, np.ndarray], np.ndarray], start: int,
+             stop: int) -> tuple[np.ndarray, tf.Tensor]:
+        """`(block, tensor)` of rows `start:stop` that `read_into(start, stop, out)` writes
+        straight into the buffer (a file read with no array in between); both share its memory."""
+        block = read_into(start, stop, self._buffer[: min(stop - start, self.rows)])
+        return block, _lend(block)
+
 
 def staged_blocks(read: Callable[[int, int], np.ndarray], n: int, batch: int,
-                  sample_shape: tuple[int, ...]) -> Iterator[tuple[int, np.ndarray, tf.Tensor]]:
+                  sample_shape: tuple[int, ...],
+                  read_into: Callable[[int, int, np.ndarray], np.ndarray] | None = None,
+                  ) -> Iterator[tuple[int, np.ndarray, tf.Tensor]]:
     """`(start, block, tensor)` for each block of `batch` rows of `n`, in order.
 
     `read(start, stop)` gives a block's rows (any dtype: it is converted to float32). While the
@@ -64,6 +73,9 @@ def staged_blocks(read: Callable[[int, int], np.ndarray], n: int, batch: int,
     the other of two staging buffers (memory copies overlap TensorFlow's work). A tensor is
     valid only until the caller asks for the next block (which starts staging the block after
     it into the same buffer): finish with it, and copy out what it computed, in its iteration.
+    With `read_into(start, stop, out)` (rows on disk, or stored values to convert), each block
+    is read straight into its staging buffer instead of read, then copied; `block` is then that
+    buffer's view, valid as long as the tensor.
 
     Example:
         >>> for start, block, tensor in staged_blocks(lambda a, b: x[a:b], len(x), 4096, (784,)):
@@ -75,7 +87,10 @@ def staged_blocks(read: Callable[[int, int], np.ndarray], n: int, batch: int,
     buffers = [StagingBuffer(min(batch, n), sample_shape) for _ in range(min(2, len(starts)))]
 
     def stage(k: int) -> tuple[np.ndarray, tf.Tensor]:
-        block = read(starts[k], starts[k] + batch)
+        start, stop = starts[k], min(starts[k] + batch, n)
+        if read_into is not None:
+            return buffers[k % 2].fill(read_into, start, stop)
+        block = read(start, stop)
         return block, buffers[k % 2].tensor(block)
 
     with ThreadPoolExecutor(1, thread_name_prefix="zlens-staging") as pool:

@@ -36,6 +36,39 @@ def read_rows(x: np.ndarray, start: int, stop: int) -> np.ndarray:
     return rows.reshape(-1, *x.shape[1:])
 
 
+def read_rows_into(x: np.ndarray, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+    """Rows `start:stop` of `x` written into `out[:n]` (converted to `out`'s dtype); returns it.
+
+    A C-ordered memory-mapped file of `out`'s dtype is read straight into `out` (no page stays
+    mapped and no intermediate array is made); anything else is copied and converted.
+
+    Example:
+        >>> out = np.empty((2, 2), "float32")
+        >>> read_rows_into(np.arange(6).reshape(3, 2), 1, 3, out).tolist()
+        [[2.0, 3.0], [4.0, 5.0]]
+    """
+    stop = min(stop, x.shape[0])
+    target = out[: max(0, stop - start)]
+    region = _file_region(x)
+    if region is None or x.dtype != out.dtype or not target.flags.c_contiguous:
+        np.copyto(target, x[start:stop], casting="unsafe")
+        return target
+    filename, offset = region
+    row_bytes = int(np.prod(x.shape[1:], dtype=np.int64)) * x.itemsize
+    fd = os.open(filename, os.O_RDONLY)
+    try:
+        view = memoryview(target.reshape(-1).view(np.uint8))
+        done = 0
+        while done < len(view):  # large reads may come back in parts
+            got = os.preadv(fd, [view[done:]], offset + start * row_bytes + done)
+            if got <= 0:
+                raise DataError(f"the memory-mapped file ended early (wanted {len(view)} bytes at row {start}).")
+            done += got
+    finally:
+        os.close(fd)
+    return target
+
+
 def is_memory_mapped(x) -> bool:
     """Whether `x` is a C-ordered view of a memory-mapped file whose rows can be read from it."""
     return _file_region(x) is not None

@@ -13,7 +13,7 @@ from typing import Iterator
 import numpy as np
 
 from zlens.data.chunked import is_chunked_array, open_zarr_array
-from zlens.data.file_rows import MemmapRows, is_memory_mapped, read_rows
+from zlens.data.file_rows import MemmapRows, is_memory_mapped, read_rows, read_rows_into
 from zlens.data.fingerprint import array_fingerprint, row_chunks
 from zlens.data.readers import (
     CSV_SUFFIXES,
@@ -108,6 +108,27 @@ class DataSource:
         if not self.lazy:
             return np.asarray(chunk)
         return _as_float32(chunk, self.scale_factor)
+
+    def rows_into(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Samples `start:stop` as float32, scaled, written into `out[:n]` (float32); returns it.
+
+        A memory-mapped float32 `.npy` is read straight into `out`, with no array in between
+        (what a streaming encode stages its blocks with).
+
+        Example:
+            >>> out = np.empty((2, 2), "float32")
+            >>> DataSource(np.full((3, 2), 255, "uint8"), scale_factor=1 / 255).rows_into(1, 3, out).tolist()
+            [[1.0, 1.0], [1.0, 1.0]]
+        """
+        if not self.lazy:
+            return read_rows_into(self.x, start, stop, out)
+        chunk = read_rows(self.x, start, stop)
+        target = out[: len(chunk)]
+        if self.scale_factor is None:
+            np.copyto(target, chunk, casting="unsafe")
+        else:
+            np.multiply(chunk, np.float32(self.scale_factor), out=target, casting="unsafe")
+        return target
 
     def take(self, idx) -> np.ndarray:
         """The samples at indices `idx`, as float32, scaled; a memory-mapped file is read, not mapped in.
