@@ -1,6 +1,6 @@
-"""Where one zlens training epoch's time goes, per op: TensorFlow's profiler over a real fit.
+"""Where one zlens training epoch's (or encode pass's) time goes, per op: TensorFlow's profiler.
 
-    python -m benchmarks.op_profile [--rows 24000] [--top 20]
+    python -m benchmarks.op_profile [--rows 24000] [--top 20] [--encode]
 
 Trains the reference model (784 -> 128 -> 32 -> 128 -> 784, batch 256, Adam, XLA, 64 steps per
 call, z captured in-flight) for three epochs, records the third with `tf.profiler`, and sums
@@ -9,6 +9,11 @@ the epoch. Op names are XLA's: `MatMul*` are the dots, `wrapped_gather` the batc
 the resident samples, `wrapped_scatter` the capture (z and its per-row counts), `copy` layout
 copies; the `*_fusion` ops are the element-wise work (bias, activations, loss and their
 gradients, Adam's updates), named by XLA after their ops and varying from build to build.
+
+With `--encode`, it profiles the third of three `zlens.encode` passes over N rows (default
+60,000) instead: TF's graph kernels (`MatMul`, `BiasAdd`, `Relu`, and `Sum` / `IsFinite`, the
+finiteness check), beside the pass's wall time and the time of its staging copies alone (a
+NumPy array's blocks copied into the aligned buffers TF is lent, timed without the encoder).
 """
 
 from __future__ import annotations
@@ -50,8 +55,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.op_profile", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=24_000)
     parser.add_argument("--top", type=int, default=20)
+    parser.add_argument("--encode", action="store_true", help="profile zlens.encode instead of a training epoch")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.encode:
+        return profile_encode(60_000 if args.rows == parser.get_default("rows") else args.rows, args.top)
     import keras
     import tensorflow as tf
 
@@ -99,6 +107,47 @@ def main(argv=None) -> None:
     for label, pattern in groups.items():
         share = sum(s for n, s in totals.items() if re.search(pattern, n)) / total
         print(f"  {label:<30} {100 * share:5.1f}%")
+    print(f"(trace: {trace_dir})")
+
+
+def profile_encode(rows: int, top: int) -> None:
+    """Print the per-op time of one `zlens.encode` pass over `rows` x 784 (the third of three)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import zlens
+    from benchmarks.work import FEATURES, LATENT, SEED, make_data
+    from zlens.encoding import auto_batch_size
+    from zlens.staging import StagingBuffer
+
+    keras.utils.set_random_seed(SEED)
+    model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT), taps=("z",))
+    x = make_data(rows)
+    for _ in range(2):
+        zlens.encode(model, x)
+    trace_dir = Path(tempfile.mkdtemp(prefix="zlens-encode-profile-"))
+    tf.profiler.experimental.start(str(trace_dir))
+    start = time.perf_counter()
+    zlens.encode(model, x)
+    wall = time.perf_counter() - start
+    tf.profiler.experimental.stop()
+    batch = auto_batch_size(model.encoder)
+    staging = [StagingBuffer(batch, (FEATURES,)) for _ in range(2)]
+    copies = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for k, first in enumerate(range(0, rows, batch)):
+            staging[k % 2].tensor(x[first : first + batch])
+        copies.append(time.perf_counter() - start)
+    totals = op_times(trace_dir)
+    total = sum(totals.values())
+    print(f"encode profile: one zlens.encode pass of N={rows:,} x {FEATURES} in blocks of {batch:,}; wall "
+          f"{wall:.3f} s under the profiler, op time {total:.3f} s (summed over threads); staging copies alone "
+          f"{np.median(copies):.3f} s (x at {x.ctypes.data % 64} bytes past a 64-byte boundary: "
+          f"{'lent, no copy' if x.ctypes.data % 64 == 0 else 'copied'})")
+    for name, seconds in totals.most_common(top):
+        print(f"  {seconds * 1e3:9.1f} ms  {100 * seconds / total:5.1f}%  {name[:90]}")
     print(f"(trace: {trace_dir})")
 
 

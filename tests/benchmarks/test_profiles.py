@@ -37,3 +37,10 @@ def test_encode_blocks_times_every_block_size():
     out = _run("benchmarks.encode_blocks", "--rows", "2048", "--repeats", "1")
     rows = {line.split()[0]: line.split()[-5:] for line in out.splitlines()[2:]}
     assert set(rows) == {"zlens.encode", "first"} and all(float(v) > 0 for r in rows.values() for v in r)
+
+
+@pytest.mark.slow
+def test_encode_op_profile_names_the_matmuls_and_the_finiteness_check():
+    out = _run("benchmarks.op_profile", "--encode", "--rows", "2048", "--top", "8")
+    assert "encode profile: one zlens.encode pass of N=2,048" in out and "staging copies alone" in out
+    assert "MatMul" in out and "Sum" in out
