@@ -100,3 +100,12 @@ def test_train_on_batch_still_goes_through_keras(x_small):
     model.fit(x_small, batch_size=8, epochs=1, verbose=0)
     with pytest.raises(zlens.ZlensError, match="indexed batches"):
         model.train_on_batch(x_small[:8])  # not indexed: the step's own clear error, not the loop's
+
+
+@pytest.mark.slow  # six models compiled: ~30 s
+def test_many_models_fitted_in_one_process_raise_no_retracing_warning(x_small, caplog):
+    # each model's loop traces once; TF must not take that for a function retraced in a loop
+    for _ in range(6):
+        model = _model(steps_per_execution=64)
+        model.fit(x_small[:96], batch_size=16, epochs=1, verbose=0)  # full batches: one trace each
+    assert "retracing" not in caplog.text

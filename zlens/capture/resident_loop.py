@@ -14,6 +14,7 @@ loop side by side.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import keras
@@ -39,8 +40,12 @@ class ResidentTrainLoop:
         self.fallback = fallback
         self._iterator = None
         self._step = 0
-        self._full_steps = tf.function(self._run_full_steps, jit_compile=True, autograph=False)
-        self._last_step = tf.function(self._run_last_step, jit_compile=True, autograph=False)
+        # Partials, not bound methods: TF keys its "frequent retracing" warning on the code
+        # object, which every model's loop shares; each loop traces once, legitimately.
+        self._full_steps = tf.function(functools.partial(ResidentTrainLoop._run_full_steps, self),
+                                       jit_compile=True, autograph=False)
+        self._last_step = tf.function(functools.partial(ResidentTrainLoop._run_last_step, self),
+                                      jit_compile=True, autograph=False)
 
     def __call__(self, iterator):
         if not isinstance(iterator, tf.data.Iterator):
