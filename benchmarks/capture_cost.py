@@ -8,7 +8,9 @@ the step's scatter, the end-of-epoch check and the host read remain); and captur
 on Keras' own multi-step loop instead of zlens' compiled one (`TappedAutoencoder.compiled_loop
 = False`, see `zlens/capture/resident_loop.py`). The paired ratios to "off" (each repetition's
 epochs run back to back) split the capture's cost into the capture itself and the store write,
-and show what the compiled loop saves.
+and show what the compiled loop saves. Last, it times the capture's end-of-epoch parts one by
+one on the trained in-memory-store model: the completeness check, the host read of z, and the
+store commit (which a real run overlaps with the next epoch and the suite waits for).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
         m.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), jit_compile=True, steps_per_execution=64)
         return m
 
+    trained = {}
+
     def paced(capture, writer_kind, compiled_loop=True):
         m = model()
         m.compiled_loop = compiled_loop
@@ -51,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
             writer = RunWriter.in_memory(m, data, ("in-flight",))
             if writer_kind == "no-store-write":
                 writer = FollowerWriter(writer.store)  # commits metrics, no latents
+            elif compiled_loop:
+                trained.update(model=m, writer=writer)
         return EpochPacer(lambda pace: m.fit(data, epochs=epochs, capture=capture, verbose=0, callbacks=pace,
                                              writer=writer), settle=None if writer is None else writer.flush)
 
@@ -74,6 +80,34 @@ def main(argv: list[str] | None = None) -> None:
     for name, ts in times.items():
         paired = float(np.median(np.array(ts) / off))
         print(f"  {name:<42} median {np.median(ts):6.3f} s   paired ratio to off {paired:6.3f}")
+    print("end-of-epoch parts (median of 9, milliseconds):")
+    for name, ms in end_of_epoch_parts(trained["model"], trained["writer"], first_epoch=epochs).items():
+        print(f"  {name:<42} {ms:7.1f} ms")
+
+
+def end_of_epoch_parts(model, writer, first_epoch: int, repeats: int = 9) -> dict[str, float]:
+    """Milliseconds of each part of the capture's work at the end of an epoch (medians)."""
+    import time
+
+    import tensorflow as tf
+
+    recorder = model._recorder
+    for buffer in recorder.buffers["in-flight"].values():  # as a complete epoch leaves them (the paced
+        buffer.counts.assign(tf.ones_like(buffer.counts))  # fit was stopped at an epoch's start)
+    times: dict[str, list[float]] = {"completeness check (counts to host)": [], "host read of z": [],
+                                     "store commit (in memory)": []}
+    for k in range(repeats):
+        start = time.perf_counter()
+        recorder.check_complete("in-flight")
+        middle = time.perf_counter()
+        latents = {"in-flight": recorder.read("in-flight")}
+        end = time.perf_counter()
+        writer.commit_latents(first_epoch + k, latents)
+        writer.flush()
+        times["completeness check (counts to host)"].append(middle - start)
+        times["host read of z"].append(end - middle)
+        times["store commit (in memory)"].append(time.perf_counter() - end)
+    return {name: 1e3 * float(np.median(ts)) for name, ts in times.items()}
 
 
 if __name__ == "__main__":

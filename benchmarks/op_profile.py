@@ -119,7 +119,7 @@ def profile_encode(rows: int, top: int) -> None:
     import zlens
     from benchmarks.work import FEATURES, LATENT, SEED, make_data
     from zlens.encoding import auto_batch_size
-    from zlens.staging import StagingBuffer
+    from zlens.staging import StagingBuffer, aligned_empty
 
     keras.utils.set_random_seed(SEED)
     model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT), taps=("z",))
@@ -140,6 +140,14 @@ def profile_encode(rows: int, top: int) -> None:
         for k, first in enumerate(range(0, rows, batch)):
             staging[k % 2].tensor(x[first : first + batch])
         copies.append(time.perf_counter() - start)
+    aligned = aligned_empty(x.shape)
+    aligned[...] = x
+    passes = {"x": [], "aligned": []}
+    for _ in range(5):
+        for name, data in (("x", x), ("aligned", aligned)):
+            start = time.perf_counter()
+            zlens.encode(model, data)
+            passes[name].append(time.perf_counter() - start)
     totals = op_times(trace_dir)
     total = sum(totals.values())
     print(f"encode profile: one zlens.encode pass of N={rows:,} x {FEATURES} in blocks of {batch:,}; wall "
@@ -148,6 +156,8 @@ def profile_encode(rows: int, top: int) -> None:
           f"{'lent, no copy' if x.ctypes.data % 64 == 0 else 'copied'})")
     for name, seconds in totals.most_common(top):
         print(f"  {seconds * 1e3:9.1f} ms  {100 * seconds / total:5.1f}%  {name[:90]}")
+    print(f"zlens.encode, median of 5: {np.median(passes['x']):.3f} s from x, "
+          f"{np.median(passes['aligned']):.3f} s from an aligned copy of x (lent to TF, no staging copy)")
     print(f"(trace: {trace_dir})")
 
 

@@ -40,7 +40,7 @@ class StagingBuffer:
     def __init__(self, rows: int, sample_shape: tuple[int, ...]) -> None:
         self.rows = int(rows)
         self.sample_shape = tuple(int(d) for d in sample_shape)
-        self._buffer = _aligned_empty((self.rows, *self.sample_shape))
+        self._buffer = aligned_empty((self.rows, *self.sample_shape))
         self._buffer.fill(0)  # fault every page in now, once, not on each block's copy
 
     def tensor(self, block: np.ndarray) -> tf.Tensor:
@@ -113,8 +113,15 @@ def _lend(array: np.ndarray) -> tf.Tensor:
     return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
 
 
-def _aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
-    """An uninitialised float32 array whose data starts on an `ALIGNMENT`-byte boundary."""
+def aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised float32 array whose data starts on an `ALIGNMENT`-byte boundary.
+
+    Samples kept in such an array are lent to TensorFlow by `zlens.encode` with no staging copy.
+
+    Example:
+        >>> aligned_empty((3, 784)).ctypes.data % ALIGNMENT
+        0
+    """
     nbytes = int(np.prod(shape, dtype=np.int64)) * 4
     raw = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
     offset = (-raw.ctypes.data) % ALIGNMENT

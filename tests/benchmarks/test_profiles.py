@@ -44,3 +44,4 @@ def test_encode_op_profile_names_the_matmuls_and_the_finiteness_check():
     out = _run("benchmarks.op_profile", "--encode", "--rows", "2048", "--top", "8")
     assert "encode profile: one zlens.encode pass of N=2,048" in out and "staging copies alone" in out
     assert "MatMul" in out and "Sum" in out
+    assert "from an aligned copy of x" in out

@@ -74,11 +74,14 @@ def test_gpu_request_without_a_gpu_is_a_clear_error(capsys):
     assert "no GPU" in capsys.readouterr().err
 
 
-def test_capture_cost_prints_the_three_paced_rows(capsys):
+def test_capture_cost_prints_the_paced_rows_and_the_end_of_epoch_parts(capsys):
     from benchmarks import capture_cost
 
     capture_cost.main(["--rows", "600", "--repeats", "1"])
     out = capsys.readouterr().out
-    for row in ("capture off", "in-memory store", "store write left out"):
+    for row in ("capture off", "in-memory store", "store write left out", "Keras' own step loop"):
         assert row in out
-    assert out.count("paired ratio to off") == 3
+    assert out.count("paired ratio to off") == 4
+    parts = out.split("end-of-epoch parts")[1]
+    for part in ("completeness check", "host read of z", "store commit"):
+        assert part in parts
