@@ -11,6 +11,8 @@ at the epoch's end. A failed write is raised by the next commit, by `flush`, `fi
 
 from __future__ import annotations
 
+import functools
+
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -65,12 +67,13 @@ class RunWriter:
     def commit_latents(self, epoch: int, latents: dict[str, dict[str, np.ndarray]]) -> None:
         """Queue one epoch's matrices; they become visible only once all are written.
 
-        Arrays are written in the background (the caller must not change them); a streamed
-        buffer, which the next epoch overwrites, is written before this returns.
+        Arrays are handed over and written in the background: the caller must never change them
+        (an in-memory store keeps them as they are). A streamed buffer, which the next epoch
+        overwrites, is written before this returns.
         """
         if all(isinstance(v, np.ndarray) for taps in latents.values() for v in taps.values()):
             self.flush()  # one epoch's matrices in flight at most: host memory stays bounded
-            self._queue(self.store.commit_epoch, epoch, latents)
+            self._queue(functools.partial(self.store.commit_epoch, owned=True), epoch, latents)  # handed over
         else:
             self.flush()
             self.store.commit_epoch(epoch, latents)

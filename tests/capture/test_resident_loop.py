@@ -109,3 +109,21 @@ def test_many_models_fitted_in_one_process_raise_no_retracing_warning(x_small, c
         model = _model(steps_per_execution=64)
         model.fit(x_small[:96], batch_size=16, epochs=1, verbose=0)  # full batches: one trace each
     assert "retracing" not in caplog.text
+
+
+def test_each_stored_epoch_keeps_the_z_read_at_its_end(x_small):
+    # The writer hands the host copy of the buffer to the store without another copy: later
+    # epochs, which scatter into the same device buffer, must not reach the stored ones.
+    class KeepZ(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.z = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.z.append(self.model._recorder.buffers["in-flight"]["z"].values.numpy().copy())
+
+    model, keep = _model(), KeepZ()
+    model.fit(x_small, batch_size=8, epochs=3, seed=1, callbacks=[keep], verbose=0)
+    assert not np.array_equal(keep.z[0], keep.z[2])
+    for epoch in range(3):
+        np.testing.assert_array_equal(model.run.z(epoch=epoch), keep.z[epoch])

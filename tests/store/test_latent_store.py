@@ -73,6 +73,17 @@ def test_in_memory_store_and_dtype_cast():
     assert store.read("z", kind="consistent").dtype == np.float32
 
 
+def test_an_in_memory_store_keeps_what_was_committed_when_the_caller_changes_its_array():
+    store = make(None, kinds=["in-flight"])
+    values = values_for(0, kinds=["in-flight"])
+    kept = {tap: v.copy() for tap, v in values["in-flight"].items()}
+    store.commit_epoch(0, values)
+    for v in values["in-flight"].values():
+        v[...] = -1  # the caller reuses its arrays: the store made its own copy
+    for tap, v in kept.items():
+        np.testing.assert_array_equal(store.read(tap, kind="in-flight"), v)
+
+
 @pytest.mark.parametrize("labels", [np.array([3, 1, 4, 1, 5]), np.array(["cat", "dög", "", "a b", "cat"]),
                                     ["x", "y", "z", "w", "v"]])
 def test_labels_round_trip(tmp_path, labels):

@@ -31,10 +31,10 @@ def test_queued_writes_land_in_order_and_are_all_there_when_fit_returns(x, tmp_p
 def test_a_failed_background_write_fails_the_run_and_keeps_what_was_committed(x, tmp_path, monkeypatch):
     real_commit = LatentStore.commit_epoch
 
-    def disk_full_at_epoch_2(self, epoch, values):
+    def disk_full_at_epoch_2(self, epoch, values, **kwargs):
         if epoch == 2:
             raise OSError(28, "No space left on device")
-        real_commit(self, epoch, values)
+        real_commit(self, epoch, values, **kwargs)
 
     monkeypatch.setattr(LatentStore, "commit_epoch", disk_full_at_epoch_2)
     with pytest.raises(OSError, match="No space left on device"):
@@ -57,9 +57,9 @@ def test_a_slow_store_write_still_stores_each_epochs_own_host_buffer(x, monkeypa
     device = zlens.fit("dense", x, tap_storage="device", **fit)
     real_commit = LatentStore.commit_epoch
 
-    def slow_commit(self, epoch, values):
+    def slow_commit(self, epoch, values, **kwargs):
         time.sleep(0.5)  # the next epoch (~0.1 s here) runs meanwhile
-        real_commit(self, epoch, values)
+        real_commit(self, epoch, values, **kwargs)
 
     monkeypatch.setattr(LatentStore, "commit_epoch", slow_commit)
     host = zlens.fit("dense", x, tap_storage="host", **fit)
