@@ -53,13 +53,14 @@ def op_times(trace_dir: Path) -> collections.Counter:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.op_profile", description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=24_000)
+    parser.add_argument("--rows", type=int, default=None, help="training rows (24,000), or encoded rows (60,000)")
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--encode", action="store_true", help="profile zlens.encode instead of a training epoch")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if args.encode:
-        return profile_encode(60_000 if args.rows == parser.get_default("rows") else args.rows, args.top)
+        return profile_encode(args.rows or 60_000, args.top)
+    args.rows = args.rows or 24_000
     import keras
     import tensorflow as tf
 

@@ -140,3 +140,13 @@ def test_encode_of_a_memory_mapped_file_equals_encode_in_memory(tmp_path, x_smal
                                   expected)
     encode_to_file(model, load_data(tmp_path / "x.npy"), tmp_path / "z.npy", batch_size=16)
     np.testing.assert_array_equal(np.load(tmp_path / "z.npy"), expected)
+
+
+def test_rows_of_a_memory_mapped_file_of_another_dtype_are_read_and_converted(tmp_path):
+    from zlens.data.file_rows import read_rows_into
+
+    pixels = (np.arange(40 * 3) % 251).astype("uint8").reshape(40, 3)
+    np.save(tmp_path / "p.npy", pixels)
+    out = np.empty((8, 3), "float32")
+    got = read_rows_into(np.load(tmp_path / "p.npy", mmap_mode="r"), 36, 44, out)
+    np.testing.assert_array_equal(got, pixels[36:].astype("float32"))

@@ -12,7 +12,6 @@ at the epoch's end. A failed write is raised by the next commit, by `flush`, `fi
 from __future__ import annotations
 
 import functools
-
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path

@@ -127,3 +127,41 @@ def test_each_stored_epoch_keeps_the_z_read_at_its_end(x_small):
     assert not np.array_equal(keep.z[0], keep.z[2])
     for epoch in range(3):
         np.testing.assert_array_equal(model.run.z(epoch=epoch), keep.z[epoch])
+
+
+def test_the_loop_does_not_retrace_from_epoch_to_epoch_or_fit_to_fit(x_small):
+    model = _model()
+    model.fit(x_small, batch_size=8, epochs=2, verbose=0)
+    loop = model.train_function
+    traces = (loop._full_steps.experimental_get_tracing_count(), loop._last_step.experimental_get_tracing_count())
+    assert traces[0] <= 2 and traces[1] == 1  # a second trace once the optimizer's variables exist
+    model.fit(x_small, batch_size=8, epochs=3, verbose=0)
+    assert model.train_function is loop
+    assert (loop._full_steps.experimental_get_tracing_count(), loop._last_step.experimental_get_tracing_count()) == traces
+
+
+def test_a_subclass_with_its_own_step_keeps_keras_loop_and_its_logs(x_small):
+    class LogsMore(zlens.TappedAutoencoder):
+        def train_step(self, data):
+            logs = super().train_step(data)
+            return {**logs, "extra": tf.constant(7.0)}
+
+    keras.utils.set_random_seed(3)
+    model = LogsMore(zlens.models.dense(12, 3))
+    model.compile(jit_compile=True, steps_per_execution=4)
+    history = model.fit(x_small, batch_size=8, epochs=1, verbose=0)
+    assert not isinstance(model.train_function, ResidentTrainLoop)
+    assert history.history["extra"] == [7.0]
+
+
+def test_rebuilding_the_train_function_mid_epoch_goes_on_with_the_epoch(x_small):
+    # Keras' docs tell users to call make_train_function(force=True) after changing `trainable`
+    class RebuildMidEpoch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 3:  # after the first call of 4 steps, each epoch
+                self.model.make_train_function(force=True)
+
+    model = _model()
+    model.fit(x_small, batch_size=8, epochs=2, capture="in-flight", callbacks=[RebuildMidEpoch()], verbose=0)
+    assert isinstance(model.train_function, ResidentTrainLoop)
+    assert int(model.optimizer.iterations) == 2 * 13  # every batch once: the capture checked every row

@@ -7,14 +7,16 @@ iterator and launches the compiled step once per batch. Here the loop itself is 
 call runs up to `steps_per_execution` steps inside one XLA computation, each computing its
 positions from the step number, so TF's executor, the iterator and the per-step launch drop out.
 The steps, their order and their results are the ones Keras' function runs (the same
-`train_step` on the same positions, bit for bit), and Keras still calls back between calls
-with the same step numbers. `python -m benchmarks.capture_cost` measures it against Keras'
+`train_step` on the same positions; the tests find them bit for bit equal on CPU), and Keras
+still calls back between calls with the same step numbers. It runs zlens' own step only: its
+logs are the model's metrics, which is what it returns. `python -m benchmarks.capture_cost` measures it against Keras'
 loop side by side.
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Callable
 
 import keras
@@ -38,7 +40,7 @@ class ResidentTrainLoop:
         self.full_batches = int(n_samples) // self.batch_size
         self.remainder = int(n_samples) - self.full_batches * self.batch_size
         self.fallback = fallback
-        self._iterator = None
+        self._iterator = lambda: None  # a weak reference to the epoch's iterator, once there is one
         self._step = 0
         # Partials, not bound methods: TF keys its "frequent retracing" warning on the code
         # object, which every model's loop shares; each loop traces once, legitimately.
@@ -50,8 +52,8 @@ class ResidentTrainLoop:
     def __call__(self, iterator):
         if not isinstance(iterator, tf.data.Iterator):
             return self.fallback(iterator)
-        if iterator is not self._iterator:  # Keras starts a new iterator each epoch
-            self._iterator, self._step = iterator, 0
+        if iterator is not self._iterator():  # Keras starts a new iterator each epoch
+            self._iterator, self._step = weakref.ref(iterator), 0
         first = self._step
         if first >= self.n_batches:
             raise StopIteration  # what Keras' function does once the epoch's batches are spent
@@ -64,6 +66,12 @@ class ResidentTrainLoop:
             logs = self._last_step()
         self._step = first + count
         return logs
+
+    def continue_epoch_of(self, previous: ResidentTrainLoop) -> None:
+        """Go on with `previous`'s epoch where it stopped (the train function was rebuilt, e.g. by
+        a callback calling `make_train_function(force=True)`), when the batches are the same."""
+        if (previous.batch_size, previous.n_batches) == (self.batch_size, self.n_batches):
+            self._iterator, self._step = previous._iterator, previous._step
 
     def _run_full_steps(self, first: tf.Tensor, count: tf.Tensor):
         batch = self.batch_size

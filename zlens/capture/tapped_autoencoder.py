@@ -142,22 +142,28 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
     def make_train_function(self, force=False):
         if self.train_function is not None and not force:
             return self.train_function
+        previous = self.train_function
         super().make_train_function(force=True)
         if self._uses_compiled_loop():
-            resident = self._resident
-            self.train_function = ResidentTrainLoop(self, resident.shape[0], self._resident_batch, self.train_function)
+            loop = ResidentTrainLoop(self, self._resident.shape[0], self._resident_batch, self.train_function)
+            if isinstance(previous, ResidentTrainLoop):
+                loop.continue_epoch_of(previous)  # rebuilt mid-epoch (a callback): go on from there
+            self.train_function = loop
         return self.train_function
 
     def _uses_compiled_loop(self) -> bool:
         """Whether the fit can run on `ResidentTrainLoop`: samples on the device, XLA, one device,
-        and tap buffers on the device (host and stream buffers call back into Python)."""
+        tap buffers on the device (host and stream buffers call back into Python), and zlens' own
+        step (a subclass's `train_step` may log more than the metrics: Keras' loop returns it)."""
         return (
             self.compiled_loop
             and self._resident is not None
+            and bool(self._resident_batch)
             and self.jit_compile is True
             and not self.run_eagerly
             and self._replica_strategy() is None
             and (self._recorder is None or self._recorder.storage == "device")
+            and all(getattr(type(self), name) is getattr(TappedAutoencoder, name) for name in _OWN_STEP)
         )
 
     def train_step(self, data):
@@ -335,6 +341,10 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         if self._recorder is not None:
             object.__setattr__(self, "_recorder", None)
             self.train_function = None  # retrace: the step no longer scatters
+
+
+#: What the compiled loop runs and returns; a subclass that overrides one keeps Keras' loop.
+_OWN_STEP = ("train_step", "compute_metrics", "get_metrics_result")
 
 
 def _join(encoder: keras.Model, decoder: keras.Model) -> tuple[keras.Model, str]:

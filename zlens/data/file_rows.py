@@ -50,8 +50,8 @@ def read_rows_into(x: np.ndarray, start: int, stop: int, out: np.ndarray) -> np.
     stop = min(stop, x.shape[0])
     target = out[: max(0, stop - start)]
     region = _file_region(x)
-    if region is None or x.dtype != out.dtype or not target.flags.c_contiguous:
-        np.copyto(target, x[start:stop], casting="unsafe")
+    if region is None or x.dtype != out.dtype or not target.flags.c_contiguous or target.shape[1:] != x.shape[1:]:
+        np.copyto(target, read_rows(x, start, stop), casting="unsafe")  # a file's rows read, not mapped in
         return target
     filename, offset = region
     row_bytes = int(np.prod(x.shape[1:], dtype=np.int64)) * x.itemsize
