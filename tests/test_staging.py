@@ -31,6 +31,8 @@ def test_a_staged_tensor_holds_the_block_whatever_its_dtype_and_alignment(misali
 def test_a_block_larger_than_the_buffer_is_refused():
     with pytest.raises(ValueError, match="does not fit a staging buffer of 4 rows"):
         StagingBuffer(4, (3,)).tensor(np.zeros((5, 3), "float32"))
+    with pytest.raises(ValueError, match="does not fit a staging buffer of 4 rows"):  # not read short
+        StagingBuffer(4, (3,)).fill(lambda start, stop, out: out, 0, 5)
 
 
 def test_staged_blocks_come_in_order_with_their_values_and_a_partial_last_block():

@@ -45,9 +45,7 @@ class StagingBuffer:
 
     def tensor(self, block: np.ndarray) -> tf.Tensor:
         """A float32 tensor holding `block` (converted from its dtype), sharing host memory."""
-        n = len(block)
-        if n > self.rows:
-            raise ValueError(f"a block of {n} rows does not fit a staging buffer of {self.rows} rows.")
+        n = self._fits(len(block))
         if _lendable(block):
             return _lend(block)
         target = self._buffer[:n]
@@ -58,8 +56,13 @@ class StagingBuffer:
              stop: int) -> tuple[np.ndarray, tf.Tensor]:
         """`(block, tensor)` of rows `start:stop` that `read_into(start, stop, out)` writes
         straight into the buffer (a file read with no array in between); both share its memory."""
-        block = read_into(start, stop, self._buffer[: min(stop - start, self.rows)])
+        block = read_into(start, stop, self._buffer[: self._fits(stop - start)])
         return block, _lend(block)
+
+    def _fits(self, n: int) -> int:
+        if n > self.rows:
+            raise ValueError(f"a block of {n} rows does not fit a staging buffer of {self.rows} rows.")
+        return n
 
 
 def staged_blocks(read: Callable[[int, int], np.ndarray], n: int, batch: int,

@@ -1,5 +1,7 @@
 """The compiled multi-step loop of the resident path runs exactly the steps Keras' own loop runs."""
 
+import gc
+
 import keras
 import numpy as np
 import pytest
@@ -137,6 +139,8 @@ def test_the_loop_does_not_retrace_from_epoch_to_epoch_or_fit_to_fit(x_small):
     assert traces[0] <= 2 and traces[1] == 1  # a second trace once the optimizer's variables exist
     model.fit(x_small, batch_size=8, epochs=3, verbose=0)
     assert model.train_function is loop
+    gc.collect()
+    assert loop._iterator() is None  # the last epoch's iterator is not kept alive by the loop
     assert (loop._full_steps.experimental_get_tracing_count(), loop._last_step.experimental_get_tracing_count()) == traces
 
 

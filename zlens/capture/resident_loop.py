@@ -9,8 +9,8 @@ positions from the step number, so TF's executor, the iterator and the per-step 
 The steps, their order and their results are the ones Keras' function runs (the same
 `train_step` on the same positions; the tests find them bit for bit equal on CPU), and Keras
 still calls back between calls with the same step numbers. It runs zlens' own step only: its
-logs are the model's metrics, which is what it returns. `python -m benchmarks.capture_cost` measures it against Keras'
-loop side by side.
+logs are the model's metrics, which is what it returns. `python -m benchmarks.capture_cost`
+measures it against Keras' loop side by side.
 """
 
 from __future__ import annotations

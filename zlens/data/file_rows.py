@@ -57,13 +57,7 @@ def read_rows_into(x: np.ndarray, start: int, stop: int, out: np.ndarray) -> np.
     row_bytes = int(np.prod(x.shape[1:], dtype=np.int64)) * x.itemsize
     fd = os.open(filename, os.O_RDONLY)
     try:
-        view = memoryview(target.reshape(-1).view(np.uint8))
-        done = 0
-        while done < len(view):  # large reads may come back in parts
-            got = os.preadv(fd, [view[done:]], offset + start * row_bytes + done)
-            if got <= 0:
-                raise DataError(f"the memory-mapped file ended early (wanted {len(view)} bytes at row {start}).")
-            done += got
+        pread_into(fd, memoryview(target.reshape(-1).view(np.uint8)), offset + start * row_bytes)
     finally:
         os.close(fd)
     return target
@@ -139,12 +133,19 @@ def consecutive_runs(ranked: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), np.r_[starts[1:], len(ranked)].tolist()))
 
 
-def pread_exact(fd: int, size: int, offset: int) -> bytes:
-    """`size` bytes at `offset` of an open file (`os.pread` may return fewer per call)."""
-    data = os.pread(fd, size, offset)
-    while len(data) < size:  # large reads may come back in parts
-        more = os.pread(fd, size - len(data), offset + len(data))
-        if not more:
-            raise DataError(f"the memory-mapped file ended early (wanted {size} bytes at offset {offset}).")
-        data += more
+def pread_exact(fd: int, size: int, offset: int) -> bytearray:
+    """`size` bytes at `offset` of an open file."""
+    data = bytearray(size)
+    pread_into(fd, memoryview(data), offset)
     return data
+
+
+def pread_into(fd: int, view: memoryview, offset: int) -> None:
+    """Fill `view` (writable bytes) from `offset` of an open file (`os.preadv` may read fewer
+    bytes per call than asked)."""
+    done = 0
+    while done < len(view):
+        got = os.preadv(fd, [view[done:]], offset + done)
+        if got <= 0:
+            raise DataError(f"the memory-mapped file ended early (wanted {len(view)} bytes at offset {offset}).")
+        done += got

@@ -123,12 +123,7 @@ class DataSource:
         if not self.lazy:
             return read_rows_into(self.x, start, stop, out)
         chunk = read_rows(self.x, start, stop)
-        target = out[: len(chunk)]
-        if self.scale_factor is None:
-            np.copyto(target, chunk, casting="unsafe")
-        else:
-            np.multiply(chunk, np.float32(self.scale_factor), out=target, casting="unsafe")
-        return target
+        return _as_float32(chunk, self.scale_factor, out=out[: len(chunk)])
 
     def take(self, idx) -> np.ndarray:
         """The samples at indices `idx`, as float32, scaled; a memory-mapped file is read, not mapped in.
@@ -330,11 +325,14 @@ def _auto_scale_factor(x: np.ndarray) -> float | None:
     return 1 / 255 if in_range else None
 
 
-def _as_float32(x: np.ndarray, factor: float | None) -> np.ndarray:
-    out = np.asarray(x, dtype=np.float32)
-    if factor is not None:
-        out = out * np.float32(factor)
-    return out
+def _as_float32(x: np.ndarray, factor: float | None, out: np.ndarray | None = None) -> np.ndarray:
+    """`x` as float32, times `factor` (in float32) when given; written into `out` when given."""
+    if factor is None:
+        if out is None:
+            return np.asarray(x, dtype=np.float32)
+        np.copyto(out, x, casting="unsafe")
+        return out
+    return np.multiply(x, np.float32(factor), out=out, dtype=np.float32, casting="unsafe")
 
 
 def _flatten(x: np.ndarray, what: str) -> np.ndarray:
