@@ -217,3 +217,19 @@ def test_train_on_a_large_integer_npy_scales_it_batch_by_batch(tmp_path):
                            "--out", tmp_path / "z.npy", "--quiet"], capture_output=True, text=True, env=ENV, timeout=300)
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), z_lazy[2], rtol=1e-5, atol=1e-6)  # resumed: the final model
+
+
+@pytest.mark.slow
+def test_the_readme_first_command_with_a_relative_out_from_a_fresh_folder(tmp_path):
+    """`zlens train --out runs/x` as a newcomer types it: relative to their own folder."""
+    work = tmp_path / "fresh"
+    work.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "zlens", "train", "--out", "runs/check", "--epochs", "2"],
+                          cwd=work, capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    state = json.loads((work / "runs/check/run.json").read_text())
+    assert state["status"] == "finished" and state["epochs_done"] == 2
+    assert (work / "runs/check/model.keras").is_file() and not (work / "runs/check/runs").exists()
+    info = subprocess.run([sys.executable, "-m", "zlens", "info", "check", "--json"], cwd=work / "runs",
+                          capture_output=True, text=True, env=ENV, timeout=300)
+    assert info.returncode == 0 and json.loads(info.stdout)["captured_epochs"] == [0, 1]

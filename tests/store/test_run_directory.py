@@ -188,3 +188,32 @@ def test_kill_9_leaves_valid_run_json(tmp_path):
     run = RunDirectory.open(path)
     run.commit_epoch(run.epochs_done, {"loss": 0.0}, checkpoint=None)
     assert not list(path.glob(".*.tmp"))  # the next commit removes temp files of killed writes
+
+
+def test_a_relative_run_directory_commits_and_reopens_from_another_folder(tmp_path, monkeypatch):
+    """What every user types: `runs/x`, relative to where they are (the checkpoint was once
+    looked for at runs/x/runs/x/...)."""
+    monkeypatch.chdir(tmp_path)
+    run = new_run(Path("runs/rel"))
+    assert run.path == tmp_path / "runs" / "rel"
+    ckpt = run.checkpoint_path_for(0)
+    ckpt.write_bytes(b"model")
+    run.commit_epoch(0, {"loss": 0.5}, checkpoint=ckpt)
+    monkeypatch.chdir(tmp_path / "runs")  # the run stays where it was made
+    again = RunDirectory.open(Path("rel"))
+    assert again.checkpoint_path == tmp_path / "runs" / "rel" / "checkpoints" / "epoch-00000.keras"
+    assert again.checkpoint_path.read_bytes() == b"model"
+    assert json.loads((tmp_path / "runs" / "rel" / "run.json").read_text())["checkpoint"] == \
+        "checkpoints/epoch-00000.keras"
+
+
+def test_a_run_directory_under_home_and_through_a_symlink(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    run = new_run(Path("~/runs/h"))
+    assert run.path == tmp_path / "home" / "runs" / "h" and (tmp_path / "home/runs/h/run.json").is_file()
+    (tmp_path / "link").symlink_to(tmp_path / "home" / "runs")
+    ckpt = RunDirectory.open(tmp_path / "link" / "h").checkpoint_path_for(0)
+    ckpt.write_bytes(b"m")
+    RunDirectory.open(tmp_path / "link" / "h").commit_epoch(0, {}, checkpoint=ckpt)
+    assert RunDirectory.open("~/runs/h").epochs_done == 1

@@ -110,6 +110,18 @@ def metrics_csv_text(history: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+def run_path(path: str | Path) -> Path:
+    """`path` as the absolute folder a run lives in: `~` expanded, relative to the working
+    directory of the call (fixed then: a later `chdir` does not move the run). Symlinks are kept
+    as given, so messages show the path the user typed a folder under.
+
+    Example:
+        >>> run_path("~/runs/a") == Path.home() / "runs" / "a"
+        True
+    """
+    return Path(path).expanduser().absolute()
+
+
 class RunDirectory:
     """The non-array files of one run folder, with run.json as the single source of truth.
 
@@ -129,7 +141,7 @@ class RunDirectory:
 
     def __init__(self, path: Path, run_json: dict[str, Any]) -> None:
         """Wrap a folder and its parsed run.json; use `create` or `open` instead of calling this."""
-        self._path = Path(path)
+        self._path = run_path(path)
         self._run = run_json
 
     # ----------------------------------------------------------------- create / open
@@ -149,7 +161,7 @@ class RunDirectory:
         Example:
             >>> run = RunDirectory.create(tmp / "run", config={}, data={}, seed=0, versions={})  # doctest: +SKIP
         """
-        path = Path(path)
+        path = run_path(path)
         if path.exists() and not path.is_dir():
             raise RunError(f"{str(path)!r} is a file, not a folder: choose another run directory.")
         if path.is_dir() and any(path.iterdir()):
@@ -180,7 +192,7 @@ class RunDirectory:
             >>> run.status, run.epochs_done               # doctest: +SKIP
             ('finished', 20)
         """
-        path = Path(path)
+        path = run_path(path)
         if not (path / RUN_JSON).is_file():
             raise RunError(f"{str(path)!r} is not a zlens run directory (no {RUN_JSON}).")
         try:
