@@ -80,7 +80,7 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
         sample_shape = tuple(int(d) for d in x.shape[1:])
         read_into = functools.partial(read_rows_into, x) if _held_elsewhere(x) else None
     batch_size = batch_size or auto_batch_size(encoder, sample_shape)
-    out = np.empty((n, *encoder.output.shape[1:]), dtype=np.float32)
+    out = np.empty((n, *encoder.output_shape[1:]), dtype=np.float32)
     for start, block, tensor in staged_blocks(rows, n, batch_size, sample_shape, read_into):
         out[start : start + len(block)] = encode_block(fn, tensor, block, start)
     return out
@@ -165,10 +165,13 @@ def _encoder_of(model, latent: str | None):
         return model.encoder
     import keras
 
+    from zlens.capture.taps import LATENT_NAMES
+    from zlens.capture.intercept import walk_layers
+
     if not isinstance(model, keras.Model):
         raise ModelError(f"encode needs a trained model or Run; got {type(model).__name__}.")
-    names = [layer.name for layer in model.layers]
-    if latent is None and not any(n in names for n in ("z", "z_mean", "latent", "encoding", "bottleneck")):
+    names = {layer.name for layer in walk_layers(model)}
+    if latent is None and not names & set(LATENT_NAMES) and "encoder" not in vars(model):
         return model  # an encoder: its output is z
     return TappedAutoencoder(model, latent=latent).encoder
 
@@ -195,7 +198,7 @@ def encode_to_file(model, source, out, *, batch_size: int | None = None, progres
             f"{source.name} has samples of shape {tuple(source.sample_shape)} but the model encodes "
             f"samples of shape {expected}" + (" (try --flatten)" if len(source.sample_shape) > len(expected) else ".")
         )
-    d = tuple(encoder.output.shape[1:])
+    d = tuple(encoder.output_shape[1:])
     # Three stages in flight: block k+1 is read and staged and block k-1's z written (threads:
     # file I/O and NumPy release the GIL) while TensorFlow encodes and checks block k. Order is
     # kept, and at most three blocks are held besides the two staging buffers.

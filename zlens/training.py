@@ -16,13 +16,15 @@ import numpy as np
 import tensorflow as tf
 
 from zlens.capture.recorder import choose_storage
-from zlens.capture.taps import tap_row_shapes
+from zlens.capture.intercept import walk_layers
+from zlens.capture.taps import LATENT, check_taps
 from zlens.capture.tapped_autoencoder import CAPTURE_CHOICES, TappedAutoencoder
-from zlens.data.feed import RESIDENT_BYTES, prepare_training_data
+from zlens.data.feed import RESIDENT_BYTES, prepare_training_data, sample_shape_of
 from zlens.data.fingerprint import array_fingerprint
 from zlens.data.validate import check_labels
 from zlens.distribute import check_built_under, placement, resolve_strategy
 from zlens.errors import ModelError, RunError, ZlensError
+from zlens.models.pair import EncoderDecoder
 from zlens.run import Run
 from zlens.run_writer import RunWriter, load_model
 from zlens.store import LatentStore, RunDirectory
@@ -34,6 +36,7 @@ MAX_STEPS_PER_EXECUTION = 64
 def fit(
     model,
     x,
+    y=None,
     *,
     epochs: int,
     batch_size: int = 256,
@@ -61,11 +64,17 @@ def fit(
 
     Args:
         model: "dense", "conv" or "vae" (built for `x`, seeded by `seed`), a zlens model, your
-            own functional/Sequential Keras autoencoder (name its latent layer with `latent`),
-            an `(encoder, decoder)` pair of Keras models, or a `TappedAutoencoder`.
+            own Keras model as you wrote it (functional, Sequential with or without an Input,
+            subclassed with `encoder` / `decoder` attributes, with its own `train_step` or not;
+            see `TappedAutoencoder` for where z is found, or name it with `latent`), an
+            `(encoder, decoder)` pair of Keras models, or a `TappedAutoencoder`. A model you
+            compiled keeps its optimizer and loss.
         x: samples (N, features) or (N, H, W[, C]), an array or memory-mapped array, an
             unbatched `tf.data.Dataset` of samples, or a `zlens.data.DataSource` (from
             `load_data`: a large integer `.npy` stays mapped and is scaled batch by batch).
+        y: the target, when it is not `x`: clean samples for a denoising autoencoder trained on
+            noisy `x`, or class labels for a classifier (z is then a layer of the model you
+            name with `latent`). z is always the latent of `x`, what went in.
         epochs: number of epochs.
         batch_size: samples per training step (default 256).
         capture: "in-flight" (free, from the training pass), "consistent" (an inference pass
@@ -74,8 +83,9 @@ def fit(
         labels: one label per sample, kept with the latents (for plots and exports).
         seed: seeds weights (models built by name), shuffling and sampling, for identical z.
         run_dir: a folder to write the run to (crash-safe, resumable); in memory if None.
-        optimizer: a Keras optimizer (default Adam, learning rate 1e-3).
-        latent: the name of the latent layer of your own model.
+        optimizer: a Keras optimizer (default: your model's own if you compiled it, else Adam,
+            learning rate 1e-3).
+        latent: where z is in your own model: a layer name or an attribute such as "encoder".
         encoding_dim: latent size d for a model given by name.
         validation_data: validation samples (an array, or `(x_val, y_val)`).
         capture_every: keep every Kth epoch's latents (the last epoch is always kept).
@@ -114,17 +124,16 @@ def fit(
     if seed is not None:
         keras.utils.set_random_seed(seed)
     with _scope(strategy):
-        tapped = _tapped(model, x, latent=latent, encoding_dim=encoding_dim, taps=taps)
+        tapped = _tapped(model, x, y, latent=latent, encoding_dim=encoding_dim, taps=taps)
         if strategy is not None:
             check_built_under(tapped, strategy)
-        data = prepare_training_data(x, batch_size=batch_size, seed=seed, input_shape=tapped.autoencoder.input_shape[1:],
+        data = prepare_training_data(x, y, batch_size=batch_size, seed=seed, input_shape=tapped.plan.sample_shape,
                                      resident_bytes=RESIDENT_BYTES if strategy is None else 0)
         labels = check_labels(labels, data.n_samples)
-        storage = choose_storage(tap_storage, data.n_samples, tap_row_shapes(tapped.tap_model, tapped.taps), kinds,
-                                 memory_budget)
+        storage = choose_storage(tap_storage, data.n_samples, tapped.plan.row_shapes, kinds, memory_budget)
         one_call = strategy is not None  # Keras' multi-replica step: no XLA, one step per call
         tapped.compile(
-            optimizer=_optimizer_for(optimizer, strategy),
+            optimizer=_optimizer_for(optimizer if optimizer is not None else _compiled_optimizer(tapped), strategy),
             jit_compile=False if one_call or storage != "device" else _resolve_jit(tapped, jit_compile),
             steps_per_execution=1 if one_call else
             steps_per_execution or min(MAX_STEPS_PER_EXECUTION, -(-data.n_samples // batch_size)),
@@ -143,7 +152,7 @@ def fit(
         writer = RunWriter.in_memory(tapped, data, kinds, labels, chief=place.chief)
     else:
         directory = RunDirectory.create(
-            run_dir, config=config, data={**fingerprint(data.x), **(data_info or {})},
+            run_dir, config=config, data={**fingerprint(data.x), **_target_fingerprint(y), **(data_info or {})},
             seed=seed, versions=versions(), overwrite=overwrite,
         )
         writer = RunWriter.to_directory(directory, tapped, data, kinds, labels)
@@ -155,6 +164,7 @@ def fit(
 def resume(
     run_dir: str | Path,
     x,
+    y=None,
     *,
     epochs: int | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -185,14 +195,19 @@ def resume(
     place = placement(strategy)
     with _scope(strategy):
         tapped = load_model(directory.checkpoint_path)
-    data = prepare_training_data(x, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
-                                 input_shape=tapped.autoencoder.input_shape[1:],
-                                 resident_bytes=RESIDENT_BYTES if strategy is None else 0)
     recorded = directory.run_json.get("data", {})
+    if (y is None) != ("target" not in recorded):
+        raise RunError(f"{run_dir} was trained {'on a target y' if y is None else 'with no target'}: "
+                       f"resume it {'with the same y=' if y is None else 'without y='} (CLI: --target).")
+    data = prepare_training_data(x, y, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
+                                 input_shape=tapped.plan.sample_shape,
+                                 resident_bytes=RESIDENT_BYTES if strategy is None else 0)
     if place.chief and recorded.get("sha256") and data.x is not None:
         now = fingerprint(data.x)
         if now["sha256"] != recorded["sha256"]:
             raise RunError(f"the data differs from the data {run_dir} was trained on (content hash mismatch).")
+        if y is not None and _target_fingerprint(y)["target"]["sha256"] != recorded["target"]["sha256"]:
+            raise RunError(f"the target y differs from the one {run_dir} was trained on (content hash mismatch).")
         if now.get("scale_factor") != recorded.get("scale_factor"):
             raise RunError(f"the data is scaled by {now.get('scale_factor')} but {run_dir} was trained on it "
                            f"scaled by {recorded.get('scale_factor')}; load it as it was loaded then.")
@@ -226,6 +241,17 @@ def _train(tapped, data, writer, *, epochs, initial_epoch, seed, capture, captur
     return writer.run()
 
 
+def _compiled_optimizer(tapped: TappedAutoencoder):
+    """The optimizer the user compiled their own model with, or None."""
+    inner = tapped.autoencoder
+    return getattr(inner, "optimizer", None) if inner.compiled else None
+
+
+def _target_fingerprint(y) -> dict[str, Any]:
+    """The target's fingerprint, for a run trained on a target that is not its input."""
+    return {} if y is None else {"target": array_fingerprint(np.asarray(y))}
+
+
 def _optimizer_for(optimizer, strategy):
     """The optimizer to compile with (Adam 1e-3 by default); one made outside the strategy's scope
     is made again inside it from its config (Keras ties an optimizer to the strategy it saw)."""
@@ -257,45 +283,42 @@ def _resolve_jit(tapped: TappedAutoencoder, jit_compile: bool | str) -> bool:
     for these models (Keras' own "auto" turns it off on CPU-only machines)."""
     if jit_compile != "auto":
         return bool(jit_compile)
-    return all(layer.supports_jit for layer in tapped._flatten_layers())
+    return all(layer.supports_jit for layer in walk_layers(tapped))
 
 
-def _tapped(model, x, *, latent, encoding_dim, taps) -> TappedAutoencoder:
+def _tapped(model, x, y, *, latent, encoding_dim, taps) -> TappedAutoencoder:
+    """The `TappedAutoencoder` to train: `model` built by name or wrapped as the user wrote it, and
+    built for the samples of `x`. Without `taps`, `DEFAULT_TAPS`, less "recon_error" for a model
+    whose output is not shaped like its target (a classifier)."""
     from zlens import models
 
-    taps = tuple(taps) if taps is not None else DEFAULT_TAPS
+    shape = sample_shape_of(x)
     if isinstance(model, str):
-        shape = _sample_shape(x)
-        return TappedAutoencoder(models.build(model, shape, encoding_dim), taps=taps)
+        return TappedAutoencoder(models.build(model, shape, encoding_dim), taps=taps or DEFAULT_TAPS, sample_shape=shape)
     if encoding_dim is not None:
         raise ModelError("encoding_dim applies only to a model given by name (\"dense\", \"conv\", \"vae\").")
     if isinstance(model, TappedAutoencoder):
-        if taps != model.taps and taps is not None:
-            return TappedAutoencoder(model.autoencoder, latent=model.latent, taps=taps)
-        return model
+        if taps is None or check_taps(taps) == model.taps:
+            model.plan_for(shape)
+            return model
+        return TappedAutoencoder(model.autoencoder, latent=model._latent, taps=taps, sample_shape=shape)
     if isinstance(model, (tuple, list)):
         if len(model) != 2:
             raise ModelError("give the model as (encoder, decoder): two Keras models.")
-        return TappedAutoencoder(encoder=model[0], decoder=model[1], taps=taps)
-    return TappedAutoencoder(model, latent=latent, taps=taps)
+        model = EncoderDecoder(model[0], model[1], name=f"{model[0].name}_{model[1].name}")
+    tapped = TappedAutoencoder(model, latent=latent, taps=taps or DEFAULT_TAPS, sample_shape=shape)
+    if taps is None and tapped.plan.reconstruction_shape != _target_shape(x, y, shape):
+        tapped = TappedAutoencoder(model, latent=latent, taps=(LATENT,), sample_shape=shape)
+    return tapped
 
 
-def _sample_shape(x) -> tuple[int, ...]:
-    import tensorflow as tf
-
-    from zlens.data import DataSource
-
-    if isinstance(x, tf.data.Dataset):
-        spec = x.element_spec[0] if isinstance(x.element_spec, tuple) else x.element_spec
-        return tuple(spec.shape)
-    if isinstance(x, DataSource):
-        return x.sample_shape
-    shape = np.shape(x)
-    if len(shape) < 2:
-        from zlens.data.validate import check_samples
-
-        check_samples(x)  # raises the clear error for 0-D / 1-D input
-    return tuple(shape[1:])
+def _target_shape(x, y, sample_shape) -> tuple[int, ...]:
+    """One target's shape: y's, the second element of a dataset of pairs, or the sample's."""
+    if y is not None:
+        return tuple(np.shape(y)[1:])
+    if isinstance(x, tf.data.Dataset) and isinstance(x.element_spec, tuple) and len(x.element_spec) == 2:
+        return tuple(x.element_spec[1].shape)
+    return tuple(sample_shape)
 
 
 def fingerprint(x) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def test_labels_of_the_wrong_length(x_small, tmp_path):
 
 
 def test_unknown_latent_layer_names_the_layers(x_small):
-    with pytest.raises(ModelError, match="no layer named 'code'.*encoder_hidden"):
+    with pytest.raises(ModelError, match="no layer or attribute named 'code'.*encoder_hidden"):
         zlens.fit(zlens.models.dense(12, 2), x_small, epochs=1, latent="code")
 
 

@@ -10,14 +10,13 @@ strategy every replica scatters its own rows; across workers `collect` sums the 
 from __future__ import annotations
 
 import tempfile
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from zlens.capture.buffer import TapBuffer
 from zlens.capture.host_buffer import HostTapBuffer, block_rows
-from zlens.capture.taps import RECON_ERROR, RECONSTRUCTION, per_sample_error
 from zlens.kinds import CONSISTENT, IN_FLIGHT
 
 STORAGES = ("device", "host", "stream")
@@ -28,7 +27,8 @@ class LatentRecorder:
     """Holds a buffer per tap and kind, and the two ways of filling them.
 
     Args:
-        tap_model: model returning `{"reconstruction": ..., <tap>: ...}` (see `build_tap_model`).
+        infer: `infer(x, y)` -> each tap's values for a batch in inference mode, `y` its target
+            (`TapPlan.infer`): what the consistent pass records.
         row_shapes: each tap's per-sample shape, e.g. `{"z": (32,), "recon_error": ()}`.
         n_samples: N.
         kinds: which of `"in-flight"` and `"consistent"` to keep.
@@ -43,7 +43,7 @@ class LatentRecorder:
 
     def __init__(
         self,
-        tap_model,
+        infer: Callable[[Any, Any], Mapping[str, tf.Tensor]],
         row_shapes: Mapping[str, tuple[int, ...]],
         n_samples: int,
         kinds: Sequence[str],
@@ -55,7 +55,7 @@ class LatentRecorder:
     ) -> None:
         if storage not in STORAGES:
             raise ValueError(f"storage must be one of {', '.join(STORAGES)}; got {storage!r}.")
-        self.tap_model = tap_model
+        self.infer = infer
         self.row_shapes = dict(row_shapes)
         self.n_samples = int(n_samples)
         self.kinds = tuple(kinds)
@@ -69,27 +69,18 @@ class LatentRecorder:
         }
         self._consistent_fn = None
 
-    def tap_values(self, x, outputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """Each tap's per-sample values for a batch, from the tap model's outputs."""
-        values = {}
-        for name in self.row_shapes:
-            if name == RECON_ERROR:
-                values[name] = per_sample_error(x, outputs[RECONSTRUCTION])
-            else:
-                values[name] = outputs[name]
-        return values
-
-    def record(self, x, outputs: Mapping[str, tf.Tensor], idx, kind: str = IN_FLIGHT) -> None:
-        """Scatter a batch's taps into the `kind` buffers at rows `idx` (call inside the step)."""
+    def record(self, values: Mapping[str, tf.Tensor], idx, kind: str = IN_FLIGHT) -> None:
+        """Scatter a batch's tap `values` into the `kind` buffers at rows `idx` (call inside the step)."""
         if kind not in self.buffers:
             return
-        for name, value in self.tap_values(x, outputs).items():
-            self.buffers[kind][name].scatter(idx, tf.stop_gradient(value))
+        for name, buffer in self.buffers[kind].items():
+            buffer.scatter(idx, tf.stop_gradient(values[name]))
 
     def consistent_pass(self, dataset) -> None:
         """Fill the consistent buffers: inference-mode taps over `dataset` of `(x, ..., idx)`.
 
-        `dataset` is a `tf.data` dataset, or a `tf.distribute` one whose batches are split over
+        A batch is `(x, idx)` or `(x, y, idx)` (y: the target, when it is not x). `dataset` is a
+        `tf.data` dataset, or a `tf.distribute` one whose batches are split over
         the strategy's replicas (each replica encodes and scatters its share).
         """
         if CONSISTENT not in self.buffers:
@@ -108,8 +99,8 @@ class LatentRecorder:
                 self._strategy.run(self._record_consistent, args=(batch,))
 
     def _record_consistent(self, batch):
-        x, idx = batch[0], batch[-1]
-        self.record(x, self.tap_model(x, training=False), idx, kind=CONSISTENT)
+        x, y, idx = batch[0], batch[1] if len(batch) == 3 else batch[0], batch[-1]
+        self.record(self.infer(x, y), idx, kind=CONSISTENT)
 
     def read(self, kind: str) -> dict[str, np.ndarray | HostTapBuffer]:
         """The `kind` buffers as NumPy arrays (one host copy each); a streamed buffer itself

@@ -2,7 +2,9 @@
 
 Keras users keep `compile`, `fit`, callbacks, `save` / `load_model`; `fit` additionally hands
 back the complete, row-aligned z of every epoch in `model.run`, captured inside the compiled
-train step (see `capture/recorder.py`).
+train step: zlens' own step, or the wrapped model's own `train_step` when it has one (the Keras
+VAE example), whose latent layer's output is caught as it runs (`capture/intercept.py`) and
+scattered by the batch's sample indices (`capture/recorder.py`).
 """
 
 from __future__ import annotations
@@ -12,46 +14,65 @@ from typing import Sequence
 import keras
 import numpy as np
 import tensorflow as tf
-from keras.src.losses import loss as loss_module  # scaling helpers the TF trainer uses too
 
 from zlens.capture.callback import CaptureCallback
+from zlens.capture.intercept import catch_outputs
 from zlens.capture.recorder import CONSISTENT, IN_FLIGHT, LatentRecorder, choose_storage
 from zlens.capture.resident_loop import ResidentTrainLoop
-from zlens.capture.taps import (
-    LATENT,
-    build_tap_model,
-    check_functional,
-    check_taps,
-    resolve_latent,
-    tap_row_shapes,
-)
+from zlens.capture.taps import LATENT, TapPlan, check_taps
 from zlens.data.epoch_order import EpochOrder, ReorderEachEpoch
-from zlens.data.feed import RESIDENT_BYTES, TrainingData, prepare_training_data
+from zlens.data.feed import RESIDENT_BYTES, TrainingData, prepare_training_data, sample_shape_of
 from zlens.data.validate import check_labels
 from zlens.distribute import WorkerSum, distribute_data, placement
 from zlens.distribute.replicated_model import ReplicatedTraining, quiet_distributed_input
 from zlens.errors import ModelError, ZlensError
+from zlens.models.pair import EncoderDecoder
 
 CAPTURE_CHOICES = {"in-flight": (IN_FLIGHT,), "consistent": (CONSISTENT,), "both": (IN_FLIGHT, CONSISTENT)}
+#: The wrapped model's methods that, when it overrides one, make its own `train_step` the step.
+USER_STEP_METHODS = ("train_step", "compute_loss")
+
+
+class CaptureState:
+    """What a `TappedAutoencoder` needs beside its weights to capture, in one plain object (Keras
+    tracks layers and variables it finds on a model, not inside this): where each tap comes from,
+    the buffers it is scattered into, and the samples held on the device with their visiting order."""
+
+    def __init__(self) -> None:
+        self.plan: TapPlan | None = None
+        self.recorder: LatentRecorder | None = None
+        self.resident: tf.Variable | None = None
+        self.order: tf.Variable | None = None
+        self.resident_batch: int | None = None
+        self.target_spec: tf.TensorSpec | None = None  # a target that is not the input, this fit
+        self.encoder: keras.Model | None = None
 
 
 @keras.saving.register_keras_serializable(package="zlens")
 class TappedAutoencoder(ReplicatedTraining, keras.Model):
     """An autoencoder whose `fit` also captures the complete latent matrix z, row i = sample i.
 
-    Wrap your own functional / Sequential autoencoder and name its latent layer, or give an
-    encoder and a decoder model. The model behaves like any Keras model (its output is the
-    reconstruction, the loss defaults to MSE against the input), and each `fit` records every
-    tap for every epoch into `model.run` (a `zlens.Run`), in-flight (from the training forward
-    pass, free), consistent (an inference pass with the epoch's final weights) or both.
+    Wrap your own model as you wrote it: functional or Sequential (with or without an Input
+    layer), or subclassed with `encoder` / `decoder` attributes, its `call` returning the
+    reconstruction or `(reconstruction, z)`, with or without its own `train_step` (which then
+    trains exactly as written: its loss, its metrics, its optimizer updates). Or give an encoder
+    and a decoder model. Each `fit` records every tap for every epoch into `model.run` (a
+    `zlens.Run`), in-flight (from the training forward pass, free), consistent (an inference pass
+    with the epoch's final weights) or both. The model's output is the reconstruction; the loss
+    is the wrapped model's compiled loss, or MSE against the target (the input by default).
 
     Args:
-        autoencoder: a functional or Sequential Keras model from input to reconstruction.
-        latent: name of the layer of `autoencoder` whose output is z (default: a layer named
-            "z", "z_mean", "latent", "encoding" or "bottleneck").
+        autoencoder: your Keras model (any style, built or not; an unbuilt one is built from the
+            data's sample shape at the first `fit`).
+        latent: where z is: a layer name at any depth, or an attribute path such as "encoder"
+            (its first output when it returns several, as a VAE encoder's `z_mean`). Default: a
+            layer named "z_mean", "z", "latent", "encoding" or "bottleneck", else the `encoder`
+            attribute, else the second output of a `call` returning `(reconstruction, z)`, else
+            (a classifier) the layer before the output.
         encoder: instead of `autoencoder`, a model from input to z...
         decoder: ...and a model from z to reconstruction.
         taps: what to capture: "z", "recon_error" (per-sample MSE) and/or layer names.
+        sample_shape: one sample's shape, to build an unbuilt model now instead of at `fit`.
 
     Example:
         >>> model = zlens.TappedAutoencoder(my_autoencoder, latent="bottleneck",
@@ -70,36 +91,78 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         encoder: keras.Model | None = None,
         decoder: keras.Model | None = None,
         taps: Sequence[str] = (LATENT,),
+        sample_shape: Sequence[int] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         if autoencoder is None:
             if encoder is None or decoder is None:
                 raise ModelError("give an autoencoder model, or both encoder= and decoder= models.")
-            autoencoder, latent = _join(encoder, decoder)
+            autoencoder = EncoderDecoder(encoder, decoder, name=f"{encoder.name}_{decoder.name}")
         elif encoder is not None or decoder is not None:
             raise ModelError("give either an autoencoder or encoder= and decoder=, not both.")
-        self.autoencoder = check_functional(autoencoder, "the autoencoder")
-        self.latent = resolve_latent(self.autoencoder, latent)
+        if not isinstance(autoencoder, keras.Model):
+            raise ModelError(f"the autoencoder must be a Keras model; got {type(autoencoder).__name__}.")
+        self.autoencoder = autoencoder
+        self._latent = latent
         self.taps = check_taps(taps)
-        tap_model = build_tap_model(self.autoencoder, self.latent, self.taps)
-        # Not tracked as a sub-layer: it shares the autoencoder's layers and weights.
-        object.__setattr__(self, "_tap_model", tap_model)
-        object.__setattr__(self, "_recorder", None)
-        object.__setattr__(self, "_encoder", None)
-        object.__setattr__(self, "_resident", None)
-        object.__setattr__(self, "_order", None)
-        object.__setattr__(self, "_resident_batch", None)
+        self._capture = CaptureState()
         self.run = None
-        self.built = True  # the wrapped functional model is built: so is this one
+        if sample_shape is not None or autoencoder.built:
+            self.plan_for(sample_shape)
+
+    def plan_for(self, sample_shape: Sequence[int] | None) -> TapPlan:
+        """Resolve where each tap is for samples of `sample_shape` (building the wrapped model
+        on them if it is not built yet); once per model."""
+        plan = self._capture.plan
+        if plan is None:
+            plan = self._capture.plan = TapPlan(self.autoencoder, self._latent, self.taps, sample_shape)
+            self.built = True
+        elif sample_shape is not None and tuple(sample_shape) != plan.sample_shape:
+            raise ModelError(f"the model was built for samples of shape {plan.sample_shape}; "
+                             f"these samples have shape {tuple(sample_shape)}.")
+        return plan
+
+    @property
+    def plan(self) -> TapPlan:
+        """Where each tap comes from (see `TapPlan`); the model must be built."""
+        if self._capture.plan is None:
+            raise ModelError("the model is not built yet: fit it, or pass sample_shape= to TappedAutoencoder.")
+        return self._capture.plan
+
+    @property
+    def latent(self) -> str:
+        """Where z is, as resolved: a layer name or an attribute path."""
+        return self.plan.latent
+
+    @property
+    def user_step(self) -> bool:
+        """Whether the wrapped model trains with its own `train_step` (or `compute_loss`)."""
+        return any(getattr(type(self.autoencoder), name) is not getattr(keras.Model, name)
+                   for name in USER_STEP_METHODS)
+
+    @property
+    def _recorder(self) -> LatentRecorder | None:
+        return self._capture.recorder
 
     # -- Keras model protocol -------------------------------------------------------------
     def call(self, x, training=None):
-        return self.autoencoder(x, training=training)
+        if self._capture.plan is None:
+            self.plan_for(tuple(x.shape[1:]))
+        return self._capture.plan.reconstruct(x, training=bool(training))
 
-    def compile(self, optimizer="adam", loss="mse", **kwargs):
-        """`keras.Model.compile`, with Adam and MSE against the input as defaults."""
-        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+    def compile(self, optimizer=None, loss=None, **kwargs):
+        """`keras.Model.compile`; the optimizer and loss default to the wrapped model's own where
+        it was compiled, else Adam and MSE against the target. A wrapped model with its own
+        `train_step` is compiled with the same optimizer object, so its step updates it."""
+        inner = self.autoencoder
+        own = _compile_arguments(inner)
+        kwargs = {**{k: own[k] for k in ("metrics", "weighted_metrics", "loss_weights") if own.get(k)}, **kwargs}
+        super().compile(optimizer=optimizer or own.get("optimizer") or "adam", loss=loss or own.get("loss") or "mse",
+                        **kwargs)
+        if self.user_step and getattr(inner, "optimizer", None) is not self.optimizer:
+            inner.compile(optimizer=self.optimizer, loss=own.get("loss") if loss is None else loss,
+                          metrics=kwargs.get("metrics"))
 
     def compile_from_config(self, config):
         """Recompile on `load_model` (optimizer state included), so a checkpoint can resume."""
@@ -107,12 +170,19 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
+    @property
+    def metrics(self):
+        # A wrapped model's own step updates its own trackers: Keras resets them each epoch.
+        return self.autoencoder.metrics if self.user_step else super().metrics
+
     def get_config(self):
+        plan = self._capture.plan
         return {
             **super().get_config(),
             "autoencoder": keras.saving.serialize_keras_object(self.autoencoder),
-            "latent": self.latent,
+            "latent": self._latent,
             "taps": list(self.taps),
+            "sample_shape": None if plan is None else list(plan.sample_shape),
         }
 
     @classmethod
@@ -124,15 +194,9 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
     @property
     def encoder(self) -> keras.Model:
         """A model from input to z sharing this model's weights (what `zlens.encode` runs)."""
-        if self._encoder is None:
-            enc = keras.Model(self.autoencoder.input, self.autoencoder.get_layer(self.latent).output, name="encoder")
-            object.__setattr__(self, "_encoder", enc)
-        return self._encoder
-
-    @property
-    def tap_model(self) -> keras.Model:
-        """The model returning the reconstruction and every layer tap (shares the weights)."""
-        return self._tap_model
+        if self._capture.encoder is None:
+            self._capture.encoder = LatentEncoder(self.plan)
+        return self._capture.encoder
 
     # -- the compiled steps ---------------------------------------------------------------
     #: Run each execution of steps on device-held samples as one XLA computation
@@ -145,7 +209,8 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         previous = self.train_function
         super().make_train_function(force=True)
         if self._uses_compiled_loop():
-            loop = ResidentTrainLoop(self, self._resident.shape[0], self._resident_batch, self.train_function)
+            state = self._capture
+            loop = ResidentTrainLoop(self, state.resident.shape[0], state.resident_batch, self.train_function)
             if isinstance(previous, ResidentTrainLoop):
                 loop.continue_epoch_of(previous)  # rebuilt mid-epoch (a callback): go on from there
             self.train_function = loop
@@ -154,43 +219,53 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
     def _uses_compiled_loop(self) -> bool:
         """Whether the fit can run on `ResidentTrainLoop`: samples on the device, XLA, one device,
         tap buffers on the device (host and stream buffers call back into Python), and zlens' own
-        step (a subclass's `train_step` may log more than the metrics: Keras' loop returns it)."""
+        step (a model's own `train_step` may log more than the metrics: Keras' loop returns it)."""
+        state = self._capture
         return (
             self.compiled_loop
-            and self._resident is not None
-            and bool(self._resident_batch)
+            and state.resident is not None
+            and bool(state.resident_batch)
             and self.jit_compile is True
             and not self.run_eagerly
             and self._replica_strategy() is None
-            and (self._recorder is None or self._recorder.storage == "device")
+            and (state.recorder is None or state.recorder.storage == "device")
+            and not self.user_step
             and all(getattr(type(self), name) is getattr(TappedAutoencoder, name) for name in _OWN_STEP)
         )
 
     def train_step(self, data):
-        if _is_index(data):  # positions in this epoch's order of the samples kept on the device
-            idx = tf.gather(self._order, data)
-            x = y = tf.gather(self._resident, idx)
-        else:
-            x, y, idx = _unpack_indexed(data)
-        with tf.GradientTape() as tape:
-            outputs = self._tap_model(x, training=True)
-            y_pred = outputs["reconstruction"]
-            loss = self._compute_loss(x=x, y=y, y_pred=y_pred, training=True)
-            self._loss_tracker.update_state(
-                loss_module.unscale_loss_for_distribution(loss), sample_weight=tf.shape(x)[0]
-            )
-            loss = self.optimizer.scale_loss(loss)
-        if self._recorder is not None:
-            self._recorder.record(x, outputs, idx, kind=IN_FLIGHT)
-        gradients = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self._replica_logs(self.compute_metrics(x, y, y_pred))
+        x, y, idx = self._indexed_batch(data)
+        recorder, plan = self._capture.recorder, self._capture.plan
+        with catch_outputs(plan.layers if recorder is not None else []) as caught:
+            if self.user_step:  # the data exactly as Keras' fit hands it to the model's own step
+                logs = self.autoencoder.train_step(keras.utils.pack_x_y_sample_weight(x, y))
+            else:
+                logs = super().train_step((x, x if y is None else y))
+        if recorder is not None:
+            recorder.record(plan.tap_values(caught, x if y is None else y), idx, kind=IN_FLIGHT)
+        return self._replica_logs(logs)
 
     def test_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        if y is None or _is_index(y):
-            y = x
-        return self._replica_logs(super().test_step((x, y)))
+        if self._capture.target_spec is None and (y is None or _is_index(y)):
+            y = None  # an autoencoder's validation data: x alone, or indexed
+        if type(self.autoencoder).test_step is not keras.Model.test_step:
+            return self._replica_logs(self.autoencoder.test_step(keras.utils.pack_x_y_sample_weight(x, y)))
+        return self._replica_logs(super().test_step((x, x if y is None else y)))
+
+    def _indexed_batch(self, data):
+        """`(x, y, idx)` of a training batch, y None where the target is the input: from positions
+        into the samples held on the device, or from an indexed batch `(x, idx)` / `(x, y, idx)`."""
+        state = self._capture
+        if _is_index(data):  # positions in this epoch's order of the samples kept on the device
+            idx = tf.gather(state.order, data)
+            return tf.gather(state.resident, idx), None, idx
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3) or not _is_index(data[-1]):
+            raise ZlensError(
+                "TappedAutoencoder trains on indexed batches (x, idx): pass arrays or an unbatched "
+                "dataset to fit(), or index a dataset with zlens.data.index_dataset."
+            )
+        return data[0], (data[1] if len(data) == 3 else None), data[-1]
 
     # -- fit, with capture ----------------------------------------------------------------
     def fit(
@@ -261,17 +336,19 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         if isinstance(x, TrainingData):  # already prepared by zlens.fit
             data = x
         else:
+            plan = self.plan_for(sample_shape_of(x))
             data = prepare_training_data(
                 x, y, batch_size=batch_size or 32, shuffle=shuffle, seed=seed,
-                input_shape=self.autoencoder.input_shape[1:], n_samples=n_samples,
+                input_shape=plan.sample_shape, n_samples=n_samples,
                 resident_bytes=resident_bytes if strategy is None else 0,
             )
+        self._capture.target_spec = data.target_spec
         if strategy is not None:
             data = distribute_data(data, strategy, data.batch_size)
             self._settle_for_replicas(placement(strategy).multi_worker)
         self._hold_resident(data.resident, data.order, data.batch_size)
         # First of all callbacks: each epoch's order is set before anything else sees the epoch.
-        ordering = [] if data.order is None else [ReorderEachEpoch(data.order, self._order)]
+        ordering = [] if data.order is None else [ReorderEachEpoch(data.order, self._capture.order)]
         if capture is None:
             self._detach_recorder()
             self.run = None
@@ -304,14 +381,17 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
 
     def _attach_recorder(self, data: TrainingData, kinds, tap_storage: str = "auto",
                          memory_budget: int | None = None) -> None:
-        shapes = tap_row_shapes(self._tap_model, self.taps)
-        storage = choose_storage(tap_storage, data.n_samples, shapes, kinds, memory_budget)
-        rec = self._recorder
+        plan = self.plan
+        if data.target_spec is not None:
+            plan.check_target(data.target_spec.shape)
+        storage = choose_storage(tap_storage, data.n_samples, plan.row_shapes, kinds, memory_budget)
+        rec = self._capture.recorder
         if rec is None or rec.n_samples != data.n_samples or rec.kinds != kinds or rec.storage != storage:
             strategy = self._replica_strategy()
             total = WorkerSum(strategy) if strategy is not None and placement(strategy).multi_worker else None
-            rec = LatentRecorder(self._tap_model, shapes, data.n_samples, kinds, strategy, storage=storage, total=total)
-            object.__setattr__(self, "_recorder", rec)
+            rec = LatentRecorder(plan.infer, plan.row_shapes, data.n_samples, kinds, strategy, storage=storage,
+                                 total=total)
+            self._capture.recorder = rec
             self.train_function = None  # retrace: the step now writes into the new buffers
         if self.jit_compile and storage != "device":
             self.jit_compile = False  # the step calls back into Python: XLA cannot compile it
@@ -320,54 +400,73 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
     def _hold_resident(self, x: np.ndarray | None, order: EpochOrder | None = None, batch_size: int = 0) -> None:
         """Keep `x` in a device variable for the step to gather from, visited in `order` in
         batches of `batch_size` (x None: release it)."""
-        held = self._resident
+        state = self._capture
         if x is None:
-            if held is not None:
-                object.__setattr__(self, "_resident", None)
-                object.__setattr__(self, "_order", None)
+            if state.resident is not None:
+                state.resident = state.order = None
                 self.train_function = None  # the compiled loop reads the held samples
             return
-        if held is not None and tuple(held.shape) == x.shape:
-            held.assign(x)
+        if state.resident is not None and tuple(state.resident.shape) == x.shape:
+            state.resident.assign(x)
         else:
-            object.__setattr__(self, "_resident", tf.Variable(x, trainable=False, name="zlens_samples"))
-            object.__setattr__(self, "_order", tf.Variable(order.identity(), trainable=False, name="zlens_order"))
+            state.resident = tf.Variable(x, trainable=False, name="zlens_samples")
+            state.order = tf.Variable(order.identity(), trainable=False, name="zlens_order")
             self.train_function = None
-        if batch_size != self._resident_batch:
-            object.__setattr__(self, "_resident_batch", batch_size)
+        if batch_size != state.resident_batch:
+            state.resident_batch = batch_size
             self.train_function = None  # the compiled loop's batches are this size
 
     def _detach_recorder(self) -> None:
-        if self._recorder is not None:
-            object.__setattr__(self, "_recorder", None)
+        if self._capture.recorder is not None:
+            self._capture.recorder = None
             self.train_function = None  # retrace: the step no longer scatters
+
+
+class LatentEncoder(keras.Model):
+    """The encoder of a `TappedAutoencoder`: input -> z in inference mode, sharing its weights
+    (see `TapPlan.encode`): what `zlens.encode` compiles.
+
+    Args:
+        plan: the `TapPlan` of the model whose latent it computes.
+    """
+
+    def __init__(self, plan: TapPlan, **kwargs) -> None:
+        super().__init__(name=kwargs.pop("name", "encoder"), **kwargs)
+        self._capture = CaptureState()
+        self._capture.plan = plan
+        self.built = True
+
+    def call(self, x, training=None):
+        return self._capture.plan.encode(x)
+
+    @property
+    def input_shape(self) -> tuple:
+        return (None, *self._capture.plan.sample_shape)
+
+    @property
+    def output_shape(self) -> tuple:
+        return (None, *self._capture.plan.latent_shape)
+
+    @property
+    def layers(self) -> list:
+        """The layers of the encoder it runs alone, if any (for sizing encode's blocks)."""
+        encoder = self._capture.plan.encoder
+        return [] if encoder is None else list(getattr(encoder, "layers", []))
 
 
 #: What the compiled loop runs and returns; a subclass that overrides one keeps Keras' loop.
 _OWN_STEP = ("train_step", "compute_metrics", "get_metrics_result")
 
 
-def _join(encoder: keras.Model, decoder: keras.Model) -> tuple[keras.Model, str]:
-    """An autoencoder input -> encoder -> decoder, whose latent layer is the encoder."""
-    check_functional(encoder, "encoder")
-    check_functional(decoder, "decoder")
-    inputs = keras.Input(shape=encoder.input_shape[1:], name="x")
-    outputs = decoder(encoder(inputs))
-    return keras.Model(inputs, outputs, name=f"{encoder.name}_{decoder.name}"), encoder.name
+def _compile_arguments(model: keras.Model) -> dict:
+    """What `model` was compiled with (its optimizer object itself), or {} if it was not."""
+    if not model.compiled:
+        return {}
+    config = model.get_compile_config() or {}
+    arguments = keras.saving.deserialize_keras_object(config) if config else {}
+    return {**arguments, "optimizer": model.optimizer}
 
 
 def _is_index(t) -> bool:
     """Whether `t` is a batch of sample indices (an integer vector)."""
     return hasattr(t, "dtype") and t.dtype.is_integer and len(t.shape) == 1
-
-
-def _unpack_indexed(data):
-    """`(x, idx)` or `(x, y, idx)` -> `(x, y, idx)` with y = x for a plain autoencoder."""
-    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3) or not _is_index(data[-1]):
-        raise ZlensError(
-            "TappedAutoencoder trains on indexed batches (x, idx): pass arrays or an unbatched "
-            "dataset to fit(), or index a dataset with zlens.data.index_dataset."
-        )
-    if len(data) == 2:
-        return data[0], data[0], data[1]
-    return data[0], data[1], data[2]

@@ -1,7 +1,7 @@
 """Turn what the user passed to `fit` into zlens' one canonical form: indexed batches.
 
 Arrays and `tf.data` datasets all become `TrainingData`: a shuffled dataset of
-`(x, y, idx)` batches for training and an ordered one of `(x, idx)` for the consistent pass.
+`(x, y, idx)` batches for training and an ordered one of `(x, idx)` (or `(x, y, idx)`) for the consistent pass.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from zlens.data.indexed import (
     row_gatherer,
 )
 from zlens.data.sources import DataSource
-from zlens.data.validate import check_sample_shape, check_samples
+from zlens.data.validate import check_sample_shape, check_samples, check_targets
 from zlens.errors import DataError
 
 CONSISTENT_BATCH = 1024
@@ -38,7 +38,8 @@ ORDER_BYTES_PER_SAMPLE = 72
 
 @dataclass
 class TrainingData:
-    """Indexed datasets for one `fit`: `train` yields `(x, y, idx)`, `consistent` `(x, idx)`.
+    """Indexed datasets for one `fit`: `train` yields `(x, y, idx)`, `consistent` `(x, idx)`
+    (or `(x, y, idx)` where the target y is not x, so the consistent recon_error compares with y).
 
     When `resident` is set, the samples live on the device for the whole fit and `train`
     yields only batches of positions, which the step maps through `order`'s permutation of the
@@ -59,6 +60,8 @@ class TrainingData:
     shard: Callable[[int, int, int], tuple[tf.data.Dataset, tf.data.Dataset]] | None = None
     distributed: bool = False
     batch_size: int = 0
+    #: One target's shape and dtype where the batches carry a target y that is not x, else None.
+    target_spec: tf.TensorSpec | None = None
 
 
 def prepare_training_data(
@@ -102,9 +105,7 @@ def prepare_training_data(
         x = x.x
     x = check_samples(x, expected_shape=input_shape)
     if y is not None:
-        y = check_samples(y, name="y")
-        if len(y) != len(x):
-            raise DataError(f"`y` has {len(y)} samples but `x` has {len(x)}; they must match.")
+        y = check_targets(y, len(x))
     gather_x = row_gatherer(x)  # one copy of x (none for a memory-mapped file) for every dataset
     gather_y = None if y is None else row_gatherer(y)
     shard = _gathered_shards(len(x), gather_x, gather_y, shuffle, seed)
@@ -114,7 +115,29 @@ def prepare_training_data(
         order = EpochOrder(len(x), shuffle=shuffle, seed=seed)
         return TrainingData(order.positions(batch_size), consistent, len(x), x, resident=x, order=order,
                             shard=shard, batch_size=batch_size)
-    return TrainingData(train, consistent, len(x), x, shard=shard, batch_size=batch_size)
+    target = None if y is None else tf.TensorSpec(y.shape[1:], tf.as_dtype(y.dtype))
+    return TrainingData(train, consistent, len(x), x, shard=shard, batch_size=batch_size, target_spec=target)
+
+
+def sample_shape_of(x) -> tuple[int, ...]:
+    """One sample's shape in what a user passes to `fit`: an array (N, ...), a `DataSource`, a Zarr
+    array, or a dataset of samples, of `(x, y)` pairs, or of indexed batches.
+
+    Example:
+        >>> sample_shape_of(np.zeros((5, 28, 28)))
+        (28, 28)
+    """
+    if isinstance(x, tf.data.Dataset):
+        spec = x.element_spec
+        if _is_indexed_spec(spec):
+            return tuple(spec[0].shape[1:])
+        return tuple((spec[0] if isinstance(spec, tuple) else spec).shape)
+    if isinstance(x, DataSource):
+        return tuple(x.sample_shape)
+    shape = np.shape(x) if not is_chunked_array(x) else x.shape
+    if len(shape) < 2:
+        check_samples(x)  # raises the clear error for 0-D / 1-D input
+    return tuple(int(s) for s in shape[1:])
 
 
 def _from_lazy_source(source: DataSource, batch_size, shuffle, seed) -> TrainingData:
@@ -143,7 +166,7 @@ def _gathered_shards(n, gather_x, gather_y, shuffle, seed):
         train = gathered_batches(n, gather_x, batch, shuffle=shuffle, seed=seed, gather_y=gather_y,
                                  shard=(count, index))
         consistent = gathered_batches(n, gather_x, max(batch, CONSISTENT_BATCH), shuffle=False,
-                                      shard=(count, index))
+                                      gather_y=gather_y, shard=(count, index))
         return train, consistent
 
     return shard
@@ -153,9 +176,7 @@ def _from_dataset(ds, batch_size, shuffle, seed, input_shape, n_samples) -> Trai
     spec = ds.element_spec
     if _is_indexed_spec(spec):
         n = n_samples if n_samples is not None else _count_indexed(ds)
-        train = ds.map(_with_target) if len(spec) == 2 else ds
-        consistent = ds.map(lambda *b: (b[0], b[-1]))
-        return TrainingData(train, consistent, n, batch_size=batch_size)
+        return TrainingData(ds, ds, n, batch_size=batch_size, target_spec=_per_sample(spec[1]) if len(spec) == 3 else None)
     x_spec = spec[0] if isinstance(spec, tuple) else spec
     if input_shape is not None and len(x_spec.shape) != len(input_shape):
         raise DataError(
@@ -171,11 +192,15 @@ def _from_dataset(ds, batch_size, shuffle, seed, input_shape, n_samples) -> Trai
         train = index_dataset(ds, batch, shuffle=shuffle, seed=seed, shard=(count, index),
                               shuffle_buffer=min(DATASET_SHUFFLE_BUFFER, -(-n // count)))
         consistent = index_dataset(ds, max(batch, CONSISTENT_BATCH), shuffle=False, shard=(count, index))
-        if isinstance(spec, tuple):
-            consistent = consistent.map(lambda *b: (b[0], b[-1]))
         return train, consistent
 
-    return TrainingData(*shard(batch_size), n, shard=shard, batch_size=batch_size)
+    target = _per_sample(spec[1], batched=False) if isinstance(spec, tuple) and len(spec) > 1 else None
+    return TrainingData(*shard(batch_size), n, shard=shard, batch_size=batch_size, target_spec=target)
+
+
+def _per_sample(spec: tf.TensorSpec, batched: bool = True) -> tf.TensorSpec:
+    """One target's spec from a dataset's (batched or per-sample) spec of targets."""
+    return tf.TensorSpec(spec.shape[1:] if batched else spec.shape, spec.dtype)
 
 
 def _is_indexed_spec(spec) -> bool:
@@ -185,10 +210,6 @@ def _is_indexed_spec(spec) -> bool:
         and spec[-1].dtype.is_integer
         and len(spec[-1].shape) == 1
     )
-
-
-def _with_target(x, idx):
-    return x, x, idx
 
 
 def _count_indexed(ds: tf.data.Dataset) -> int:

@@ -64,6 +64,29 @@ def check_samples(
     return arr
 
 
+def check_targets(y, n_samples: int, *, name: str = "y") -> np.ndarray:
+    """Return the training targets `y` as an array with one entry per sample, or raise one clear
+    `DataError`: samples like x (a denoising autoencoder's clean inputs, as float32) or class
+    labels (a classifier's, integers kept as integers), numeric, finite, `n_samples` of them.
+
+    Example:
+        >>> check_targets([0, 2, 1], 3).dtype
+        dtype('int64')
+    """
+    try:
+        arr = np.asarray(y)
+    except (ValueError, TypeError) as err:
+        raise DataError(f"`{name}` cannot be read as an array: {err}") from None
+    if arr.dtype.kind not in "biuf" or arr.ndim < 1:
+        raise DataError(f"`{name}` must be a numeric array with one target per sample; got "
+                        f"{'dtype ' + str(arr.dtype) if arr.ndim else 'a scalar'}.")
+    if len(arr) != n_samples:
+        raise DataError(f"`{name}` has {len(arr)} samples but `x` has {n_samples}; they must match.")
+    arr = arr.astype(np.float32) if arr.dtype.kind == "f" else arr
+    _check_finite(arr, name)
+    return arr
+
+
 def check_block(block: np.ndarray, start: int, *, name: str = "x", dtype=np.float32) -> np.ndarray:
     """One block of rows `start:start+len(block)` of already-checked samples, as `dtype` and finite.
 

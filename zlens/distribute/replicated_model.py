@@ -13,8 +13,8 @@ from zlens.distribute.strategy import check_built_under, is_distributed
 
 
 class ReplicatedTraining:
-    """A mixin for zlens' `keras.Model` (first among the bases; it has an `autoencoder`) that
-    trains over replicas.
+    """A mixin for zlens' `keras.Model` (first among the bases; it has a `plan` and a `_capture`
+    state) that trains over replicas.
 
     It finds the strategy the model was built under (refusing weights made outside its scope),
     turns off what Keras cannot do over several replicas (`_settle_for_replicas`), keeps scalar
@@ -40,7 +40,7 @@ class ReplicatedTraining:
             self.steps_per_execution = 1
             self.train_function = None
         if multi_worker != self._logs_as_vectors:
-            object.__setattr__(self, "_logs_as_vectors", multi_worker)
+            self._logs_as_vectors = multi_worker
             self.train_function = self.test_function = None
 
     def _replica_logs(self, logs):
@@ -53,8 +53,10 @@ class ReplicatedTraining:
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Under a strategy Keras builds the metrics from the first batch averaged over replicas,
         # which fails when the replicas' batches differ in size; the model is built: use a sample.
-        example = np.zeros((1, *self.autoencoder.input_shape[1:]), dtype="float32")
-        return super()._maybe_symbolic_build(data_batch=(example, example))
+        example = np.zeros((1, *self.plan.sample_shape), dtype="float32")
+        target = self._capture.target_spec
+        y = example if target is None else np.zeros((1, *target.shape), dtype=target.dtype.as_numpy_dtype)
+        return super()._maybe_symbolic_build(data_batch=(example, y))
 
 
 @contextlib.contextmanager
