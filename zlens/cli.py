@@ -37,11 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--key", metavar="NAME", help="which array of a .npz (default: x_train, or the only one)")
     data.add_argument("--flatten", action="store_true", help="flatten image samples for the dense model")
     data.add_argument("--no-scale", action="store_true", help="keep integer pixel values (default: scale 0..255 to [0, 1])")
+    data.add_argument("--target", metavar="FILE",
+                      help="what the model learns to output when it is not the input (a denoising autoencoder's "
+                           "clean samples; --data holds the noisy ones): read like --data, one per sample")
+    data.add_argument("--target-key", metavar="NAME", help="which array of a .npz / Zarr group --target reads")
     model = train.add_argument_group("model")
-    model.add_argument("--model", choices=("dense", "conv", "vae"), default=None,
-                       help="dense (default for flat data), conv (default for images) or vae")
+    model.add_argument("--model", default=None, metavar="NAME|FILE",
+                       help="dense (default for flat data), conv (default for images), vae, or your own Keras "
+                            "model saved as a .keras file (its compiled optimizer and loss are kept)")
+    model.add_argument("--import", dest="imports", action="append", default=[], metavar="FILE.py|MODULE",
+                       help="a Python file or module defining your model's registered classes, imported before "
+                            "--model FILE is loaded (repeatable)")
+    model.add_argument("--latent", metavar="NAME", default=None,
+                       help="where z is in your model: a layer name or an attribute such as encoder")
     model.add_argument("--encoding-dim", type=int, default=None, metavar="D", help="latent size d (default: model's)")
-    model.add_argument("--learning-rate", type=float, default=1e-3, metavar="LR", help="Adam learning rate (default 1e-3)")
+    model.add_argument("--learning-rate", type=float, default=None, metavar="LR",
+                       help="train with Adam at this rate (default 1e-3; with --model FILE: its own optimizer)")
     fit = train.add_argument_group("training and capture")
     fit.add_argument("--epochs", type=int, default=None, help="epochs (default 10; with --resume: the planned total)")
     fit.add_argument("--batch-size", type=int, default=256, help="samples per step (default 256)")

@@ -26,9 +26,15 @@ def train(args) -> int:
     memory_budget = None if args.memory_budget is None else parse_size(args.memory_budget, "--memory-budget")
     from zlens.data import load_data
 
-    load = {"path": args.data, "label_column": args.label_column, "labels_path": args.labels,
-            "key": args.key, "flatten": args.flatten, "scale": "none" if args.no_scale else "auto"}
+    scale = "none" if args.no_scale else "auto"
+    load = {"path": _absolute(args.data), "label_column": args.label_column, "labels_path": _absolute(args.labels),
+            "key": args.key, "flatten": args.flatten, "scale": scale}
     source = load_data(**load)
+    target_load = None if args.target is None else \
+        {"path": _absolute(args.target), "key": args.target_key, "flatten": args.flatten, "scale": scale}
+    target = None if target_load is None else load_data(**target_load)
+    model_file = _model_file(args.model)
+    imports = [_absolute(i) if i.endswith(".py") else i for i in args.imports]
     _quiet_tensorflow_import()
     import keras
 
@@ -37,23 +43,83 @@ def train(args) -> int:
 
     epochs = args.epochs or DEFAULT_EPOCHS
     model = args.model or ("conv" if len(source.sample_shape) > 1 else "dense")
+    if model_file is not None:
+        model = load_user_model(model_file, imports)
+    elif args.latent is not None:
+        raise ZlensError("--latent names a layer of your own model: give the model with --model FILE.keras.")
     taps = tuple(t.strip() for t in args.taps.split(",") if t.strip())
     progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples, args.batch_size)]
     if not args.quiet:
         print(f"zlens: training {model} on {source.name}: {source.n_samples} samples of shape "
               f"{source.sample_shape}{' (scaled to [0, 1])' if source.scaled else ''}", file=sys.stderr)
     run = zlens.fit(
-        model, _samples(source), epochs=epochs, batch_size=args.batch_size, capture=args.capture, taps=taps,
-        labels=source.labels, seed=args.seed, run_dir=args.out, encoding_dim=args.encoding_dim,
-        optimizer=keras.optimizers.Adam(args.learning_rate),
+        model, _samples(source), None if target is None else _samples(target), epochs=epochs,
+        batch_size=args.batch_size, capture=args.capture, taps=taps, labels=source.labels, seed=args.seed,
+        run_dir=args.out, encoding_dim=args.encoding_dim, latent=args.latent,
+        optimizer=None if model_file is not None and args.learning_rate is None else
+        keras.optimizers.Adam(args.learning_rate or 1e-3),
         capture_every=epochs if args.last_only else args.capture_every,
         overwrite=args.overwrite, callbacks=progress, strategy=args.strategy,
         tap_storage=args.tap_storage, memory_budget=memory_budget,
         data_info={"source": source.name, "load": load, "scaled": source.scaled,
-                   "original_dtype": source.original_dtype},
+                   "original_dtype": source.original_dtype, "target_load": target_load, "imports": imports},
     )
     _say_where(run, args.quiet)
     return 0
+
+
+def _absolute(path: str | None) -> str | None:
+    """A path the run records as absolute, so `--resume` reads the same file from any folder."""
+    return None if path is None else str(Path(path).expanduser().absolute())
+
+
+def _model_file(model: str | None) -> str | None:
+    """`--model` as a Keras model file to load, or None for a model zlens builds by name."""
+    from zlens.models import MODEL_NAMES
+
+    if model is None or model in MODEL_NAMES:
+        return None
+    path = Path(model).expanduser()
+    if path.suffix != ".keras":
+        raise ZlensError(f"--model must be one of {', '.join(MODEL_NAMES)} or a Keras model file (.keras); got {model!r}.")
+    if not path.is_file():
+        raise ZlensError(f"--model {model}: no such file.")
+    return str(path.absolute())
+
+
+def import_model_code(imports: list[str]) -> None:
+    """Import each Python file or module that defines (and registers) a user's model classes."""
+    import importlib
+    import importlib.util
+
+    for name in imports:
+        try:
+            if name.endswith(".py"):
+                spec = importlib.util.spec_from_file_location(Path(name).stem, name)
+                if spec is None or not Path(name).is_file():
+                    raise ZlensError(f"--import {name}: no such file.")
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[spec.name] = module
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(name)
+        except ZlensError:
+            raise
+        except Exception as err:
+            raise ZlensError(f"--import {name} failed: {type(err).__name__}: {err}") from None
+
+
+def load_user_model(path: str, imports: list[str]):
+    """The user's Keras model from a `.keras` file, their classes imported first (Keras' safe mode on)."""
+    import_model_code(imports)
+    import keras
+
+    try:
+        return keras.models.load_model(path)
+    except (TypeError, ValueError) as err:
+        raise ZlensError(f"--model {path} cannot be loaded ({type(err).__name__}: {str(err).splitlines()[0]}); "
+                         "a subclassed model's class must be registered with "
+                         "@keras.saving.register_keras_serializable() in a file given with --import.") from None
 
 
 def _resume(args) -> int:
@@ -65,15 +131,20 @@ def _resume(args) -> int:
     if load is None:
         raise ZlensError(f"{args.resume} was not written by `zlens train`; resume it from Python with zlens.resume(path, x).")
     source = load_data(**load)
+    recorded = directory.run_json.get("data", {})
+    target = None if not recorded.get("target_load") else load_data(**recorded["target_load"])
     _quiet_tensorflow_import()
     import zlens
     from zlens.progress import ProgressPrinter
+
+    import_model_code(recorded.get("imports") or [])  # the model's classes, before its checkpoint loads
 
     epochs = args.epochs or directory.config["epochs"]
     progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples, directory.config["batch_size"])]
     if not args.quiet:
         print(f"zlens: resuming {args.resume} after epoch {directory.epochs_done - 1}", file=sys.stderr)
-    run = zlens.resume(args.resume, _samples(source), epochs=epochs, callbacks=progress, strategy=args.strategy)
+    run = zlens.resume(args.resume, _samples(source), None if target is None else _samples(target), epochs=epochs,
+                       callbacks=progress, strategy=args.strategy)
     _say_where(run, args.quiet)
     return 0
 
