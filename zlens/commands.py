@@ -29,11 +29,11 @@ def train(args) -> int:
     scale = "none" if args.no_scale else "auto"
     load = {"path": _absolute(args.data), "label_column": args.label_column, "labels_path": _absolute(args.labels),
             "key": args.key, "flatten": args.flatten, "scale": scale}
+    model_file = _model_file(args.model)
     source = load_data(**load)
     target_load = None if args.target is None else \
         {"path": _absolute(args.target), "key": args.target_key, "flatten": args.flatten, "scale": scale}
     target = None if target_load is None else load_data(**target_load)
-    model_file = _model_file(args.model)
     imports = [_absolute(i) if i.endswith(".py") else i for i in args.imports]
     _quiet_tensorflow_import()
     import keras
@@ -75,7 +75,7 @@ def _absolute(path: str | None) -> str | None:
 
 def _model_file(model: str | None) -> str | None:
     """`--model` as a Keras model file to load, or None for a model zlens builds by name."""
-    from zlens.models import MODEL_NAMES
+    from zlens.options import MODEL_NAMES
 
     if model is None or model in MODEL_NAMES:
         return None

@@ -89,7 +89,7 @@ def test_train_on_a_keras_mnist_layout_npz(tmp_path):
         (["train", "--epochs", "0", "--out", "r"], "--epochs must be at least 1"),
         (["train", "--encoding-dim", "0", "--out", "r"], "--encoding-dim must be at least 1"),
         (["train"], "name the run directory to write with --out"),
-        (["train", "--model", "mlp", "--out", "r"], "invalid choice: 'mlp'"),
+        (["train", "--model", "mlp", "--out", "r"], "--model must be one of dense, conv, vae or a Keras model file (.keras); got 'mlp'"),
         (["train", "--memory-budget", "lots", "--out", "r"], "--memory-budget must be a size such as"),
         (["train", "--tap-storage", "disk", "--out", "r"], "invalid choice: 'disk'"),
         (["info", "nowhere"], "is not a zlens run directory"),

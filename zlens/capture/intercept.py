@@ -3,25 +3,26 @@
 Keras 3 has no forward hooks. A layer's `__call__` runs its `call` method looked up on the
 instance, so for the length of a `with catch_outputs(layers):` block each chosen layer's `call`
 is wrapped on the instance: the wrapper runs the original and keeps its first real (not
-symbolic) output of the block. Whatever runs the layers inside the block (zlens' step, the
-user's own `train_step`, a subclassed `call`, a functional graph, a Sequential) is seen the
-same way, and inside a `tf.function` the caught values are tensors of the same graph, so the
+symbolic) output of the block in the thread that opened it. Whatever runs the layers inside
+the block (zlens' step, the user's own `train_step`, a subclassed `call`, a functional graph,
+a Sequential) is seen the same way, and inside a `tf.function` the caught values are tensors of the same graph, so the
 step can scatter them. Nothing is left on the layers after the block.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any, Iterator, Sequence
 
 import keras
 
-from zlens.errors import ModelError
-
 
 @contextlib.contextmanager
 def catch_outputs(layers: Sequence[keras.layers.Layer]) -> Iterator[dict[int, Any]]:
-    """Within the block, `caught[id(layer)]` is the first output each of `layers` returned.
+    """Within the block, `caught[id(layer)]` is the first output each of `layers` returned in
+    this thread (each replica of a `tf.distribute` strategy traces its step in a thread of its
+    own, and catches only its own outputs).
 
     Example:
         >>> dense = keras.layers.Dense(2)
@@ -31,28 +32,59 @@ def catch_outputs(layers: Sequence[keras.layers.Layer]) -> Iterator[dict[int, An
         >>> caught[id(dense)].shape
         TensorShape([4, 2])
     """
+    layers = list({id(layer): layer for layer in layers}.values())
     caught: dict[int, Any] = {}
-    wrapped = []
+    frames = _frames()
+    frames.append(({id(layer) for layer in layers}, caught))
+    with _LOCK:
+        for layer in layers:
+            _wrap(layer)
     try:
-        for layer in {id(layer): layer for layer in layers}.values():
-            if "call" in vars(layer):
-                raise ModelError(f"layer '{layer.name}' is already being caught (a step inside a step?).")
-            layer.call = _catching(layer.call, caught, id(layer))
-            wrapped.append(layer)
         yield caught
     finally:
-        for layer in wrapped:
-            del layer.call
+        frames.pop()
+        with _LOCK:
+            for layer in layers:
+                _unwrap(layer)
 
 
-def _catching(call, caught: dict[int, Any], key: int):
+#: Per thread, the catches open in it, innermost last: `(ids of the layers, caught outputs)`.
+_THREAD = threading.local()
+#: Layers whose `call` is wrapped now, by id: `[layer, original call, open catches using it]`.
+_WRAPPED: dict[int, list] = {}
+_LOCK = threading.Lock()
+
+
+def _frames() -> list:
+    if not hasattr(_THREAD, "frames"):
+        _THREAD.frames = []
+    return _THREAD.frames
+
+
+def _wrap(layer: keras.layers.Layer) -> None:
+    entry = _WRAPPED.get(id(layer))
+    if entry is not None:
+        entry[2] += 1
+        return
+    original, key = layer.call, id(layer)
+
     def call_and_catch(*args, **kwargs):
-        outputs = call(*args, **kwargs)
-        if key not in caught and not _symbolic(outputs):
-            caught[key] = outputs
+        outputs = original(*args, **kwargs)
+        frames = _frames()
+        if frames and key in frames[-1][0] and key not in frames[-1][1] and not _symbolic(outputs):
+            frames[-1][1][key] = outputs
         return outputs
 
-    return call_and_catch
+    layer.call = call_and_catch
+    _WRAPPED[key] = [layer, original, 1]
+
+
+def _unwrap(layer: keras.layers.Layer) -> None:
+    entry = _WRAPPED[id(layer)]
+    entry[2] -= 1
+    if entry[2] == 0:
+        del _WRAPPED[id(layer)]
+        del layer.call
 
 
 def _symbolic(outputs) -> bool:

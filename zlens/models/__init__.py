@@ -7,6 +7,7 @@ Each is a plain functional Keras model whose latent layer has a known name (`"z"
 from zlens.models.conv import conv
 from zlens.models.dense import dense
 from zlens.models.vae import GaussianSample, vae
+from zlens.options import MODEL_NAMES
 
 __all__ = ["dense", "conv", "vae", "GaussianSample", "build", "MODEL_NAMES"]
 
@@ -36,5 +37,3 @@ def build(name: str, sample_shape, encoding_dim: int | None = None, **kwargs):
         return (dense if name == "dense" else vae)(sample_shape[0], **kwargs)
     raise ModelError(f"unknown model {name!r}; choose dense, conv or vae, or pass a Keras model.")
 
-
-MODEL_NAMES = ("dense", "conv", "vae")
