@@ -53,7 +53,7 @@ def train(args) -> int:
         print(f"zlens: training {model} on {source.name}: {source.n_samples} samples of shape "
               f"{source.sample_shape}{' (scaled to [0, 1])' if source.scaled else ''}", file=sys.stderr)
     run = zlens.fit(
-        model, _samples(source), None if target is None else _samples(target), epochs=epochs,
+        model, _samples(source), None if target is None else target.to_numpy(), epochs=epochs,
         batch_size=args.batch_size, capture=args.capture, taps=taps, labels=source.labels, seed=args.seed,
         run_dir=args.out, encoding_dim=args.encoding_dim, latent=args.latent,
         optimizer=None if model_file is not None and args.learning_rate is None else
@@ -143,7 +143,7 @@ def _resume(args) -> int:
     progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples, directory.config["batch_size"])]
     if not args.quiet:
         print(f"zlens: resuming {args.resume} after epoch {directory.epochs_done - 1}", file=sys.stderr)
-    run = zlens.resume(args.resume, _samples(source), None if target is None else _samples(target), epochs=epochs,
+    run = zlens.resume(args.resume, _samples(source), None if target is None else target.to_numpy(), epochs=epochs,
                        callbacks=progress, strategy=args.strategy)
     _say_where(run, args.quiet)
     return 0
