@@ -104,3 +104,34 @@ def test_a_bad_model_option_is_one_line_and_exit_2(project, args, message):
     proc = zlens("train", *args, "--data", "noisy.npy", "--out", "runs/bad", "--epochs", 1, cwd=project)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (project / "runs/bad").exists()
+
+
+@pytest.mark.slow
+def test_a_users_model_killed_mid_run_resumes_without_a_gap(project):
+    """kill -9 while the user's subclassed model trains; --resume loads it (its classes imported
+    again from the recorded --import) and goes on after the last committed epoch."""
+    import signal
+    import time
+
+    run_dir = project / "runs" / "killed"
+    args = ["train", "--model", "denoiser.keras", "--import", "mymodels.py", "--data", "noisy.npy",
+            "--target", "clean.npy", "--out", run_dir, "--epochs", 400, "--batch-size", 16, "--seed", 0, "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "zlens", *map(str, args)], cwd=project, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        state = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+        if state.get("epochs_done", 0) >= 2:
+            break
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = json.loads((run_dir / "run.json").read_text())["epochs_done"]
+    assert 2 <= done < 400
+    resumed = zlens("train", "--resume", run_dir, "--epochs", done + 2, "--quiet", cwd=project / "runs")
+    assert resumed.returncode == 0, resumed.stderr
+    state = json.loads((run_dir / "run.json").read_text())
+    assert state["status"] == "finished" and [r["epoch"] for r in state["history"]] == list(range(done + 2))
+    g = zarr.open_group(run_dir / "latents.zarr", mode="r")
+    assert list(g["epochs"][: g.attrs["committed"]]) == list(range(done + 2))

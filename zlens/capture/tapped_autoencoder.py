@@ -18,7 +18,9 @@ import tensorflow as tf
 from zlens.capture.callback import CaptureCallback
 from zlens.capture.intercept import catch_outputs
 from zlens.capture.recorder import CONSISTENT, IN_FLIGHT, LatentRecorder, choose_storage
+from zlens.capture.latent_encoder import LatentEncoder
 from zlens.capture.resident_loop import ResidentTrainLoop
+from zlens.capture.state import CaptureState
 from zlens.capture.taps import LATENT, TapPlan, check_taps
 from zlens.data.epoch_order import EpochOrder, ReorderEachEpoch
 from zlens.data.feed import RESIDENT_BYTES, TrainingData, prepare_training_data, sample_shape_of
@@ -31,21 +33,6 @@ from zlens.models.pair import EncoderDecoder
 CAPTURE_CHOICES = {"in-flight": (IN_FLIGHT,), "consistent": (CONSISTENT,), "both": (IN_FLIGHT, CONSISTENT)}
 #: The wrapped model's methods that, when it overrides one, make its own `train_step` the step.
 USER_STEP_METHODS = ("train_step", "compute_loss")
-
-
-class CaptureState:
-    """What a `TappedAutoencoder` needs beside its weights to capture, in one plain object (Keras
-    tracks layers and variables it finds on a model, not inside this): where each tap comes from,
-    the buffers it is scattered into, and the samples held on the device with their visiting order."""
-
-    def __init__(self) -> None:
-        self.plan: TapPlan | None = None
-        self.recorder: LatentRecorder | None = None
-        self.resident: tf.Variable | None = None
-        self.order: tf.Variable | None = None
-        self.resident_batch: int | None = None
-        self.target_spec: tf.TensorSpec | None = None  # a target that is not the input, this fit
-        self.encoder: keras.Model | None = None
 
 
 @keras.saving.register_keras_serializable(package="zlens")
@@ -420,38 +407,6 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         if self._capture.recorder is not None:
             self._capture.recorder = None
             self.train_function = None  # retrace: the step no longer scatters
-
-
-class LatentEncoder(keras.Model):
-    """The encoder of a `TappedAutoencoder`: input -> z in inference mode, sharing its weights
-    (see `TapPlan.encode`): what `zlens.encode` compiles.
-
-    Args:
-        plan: the `TapPlan` of the model whose latent it computes.
-    """
-
-    def __init__(self, plan: TapPlan, **kwargs) -> None:
-        super().__init__(name=kwargs.pop("name", "encoder"), **kwargs)
-        self._capture = CaptureState()
-        self._capture.plan = plan
-        self.built = True
-
-    def call(self, x, training=None):
-        return self._capture.plan.encode(x)
-
-    @property
-    def input_shape(self) -> tuple:
-        return (None, *self._capture.plan.sample_shape)
-
-    @property
-    def output_shape(self) -> tuple:
-        return (None, *self._capture.plan.latent_shape)
-
-    @property
-    def layers(self) -> list:
-        """The layers of the encoder it runs alone, if any (for sizing encode's blocks)."""
-        encoder = self._capture.plan.encoder
-        return [] if encoder is None else list(getattr(encoder, "layers", []))
 
 
 #: What the compiled loop runs and returns; a subclass that overrides one keeps Keras' loop.
