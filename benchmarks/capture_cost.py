@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     epochs = args.repeats + 2
 
     def model():
-        m = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT), taps=("z",))
+        m = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT, latent_activation="relu"), taps=("z",))
         m.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), jit_compile=True, steps_per_execution=64)
         return m
 

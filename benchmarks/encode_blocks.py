@@ -30,7 +30,7 @@ def main(argv=None) -> None:
     from benchmarks.work import FEATURES, LATENT, make_data
 
     x = make_data(args.rows)
-    model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT), taps=("z",))
+    model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT, latent_activation="relu"), taps=("z",))
     kernel = model.encoder.layers[1].kernel
     first_matmul = tf.function(lambda xb: tf.linalg.matmul(xb, kernel))
     x_tensor = tf.constant(x)

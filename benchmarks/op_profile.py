@@ -72,7 +72,7 @@ def main(argv=None) -> None:
     from zlens.run_writer import RunWriter
 
     keras.utils.set_random_seed(SEED)
-    model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT), taps=("z",))
+    model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT, latent_activation="relu"), taps=("z",))
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), **ZLENS_SETTINGS)
     data = prepare_training_data(make_data(args.rows), batch_size=256, seed=SEED, input_shape=(FEATURES,),
                                  resident_bytes=RESIDENT_BYTES)
@@ -123,7 +123,7 @@ def profile_encode(rows: int, top: int) -> None:
     from zlens.staging import StagingBuffer, aligned_empty
 
     keras.utils.set_random_seed(SEED)
-    model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT), taps=("z",))
+    model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT, latent_activation="relu"), taps=("z",))
     x = make_data(rows)
     for _ in range(2):
         zlens.encode(model, x)

@@ -25,7 +25,7 @@ def classic_probe(ctx: Context) -> Probe:
     import zlens
 
     keras.utils.set_random_seed(SEED)
-    autoencoder = zlens.models.dense(FEATURES, LATENT)
+    autoencoder = zlens.models.dense(FEATURES, LATENT, latent_activation="relu")
     model = keras.Model(autoencoder.input, [autoencoder.output, autoencoder.get_layer("z").output])
     optimizer = keras.optimizers.Adam(LEARNING_RATE)
     dataset = tf.data.Dataset.from_tensor_slices(ctx.x).shuffle(len(ctx.x)).batch(ctx.sizes.batch)

@@ -22,7 +22,7 @@ def fit_predict_probe(ctx: Context) -> Probe:
     import zlens
 
     keras.utils.set_random_seed(SEED)
-    model = zlens.models.dense(FEATURES, LATENT)  # a plain keras.Model: same layers as zlens'
+    model = zlens.models.dense(FEATURES, LATENT, latent_activation="relu")  # a plain keras.Model: same layers as zlens'
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="mse")
     encoder = keras.Model(model.input, model.get_layer("z").output)
     x, batch = ctx.x, ctx.sizes.batch

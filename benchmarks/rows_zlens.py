@@ -31,7 +31,7 @@ def compiled_model(ctx: Context, name: str = "zlens_model"):
         import zlens
 
         keras.utils.set_random_seed(SEED)
-        model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT), taps=("z",))
+        model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT, latent_activation="relu"), taps=("z",))
         model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), **ZLENS_SETTINGS)
         ctx.cache[name] = model
     return ctx.cache[name]

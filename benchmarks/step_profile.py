@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
 
         return epoch
 
-    model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT), taps=("z",))
+    model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT, latent_activation="relu"), taps=("z",))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True, steps_per_execution=64)
     data = zlens.data.feed.prepare_training_data(x, batch_size=BATCH, resident_bytes=2**31)
 

@@ -50,7 +50,7 @@ def _shared(ctx: Context) -> tuple[Path, Path, object]:
 
         tmp = ctx.cache["tmp"]
         keras.utils.set_random_seed(SEED)
-        model = zlens.models.dense(STREAM_FEATURES, LATENT)
+        model = zlens.models.dense(STREAM_FEATURES, LATENT, latent_activation="relu")
         weights = tmp / "stream_model.weights.h5"
         model.save_weights(weights)
         ctx.cache.update(stream_input=write_input(tmp / "stream_input.npy", ctx.sizes.n_stream),
@@ -156,7 +156,7 @@ def _serve(device: str, weights: str) -> None:
         import zlens
         from zlens.encoding import encode_to_file
 
-        model = zlens.models.dense(STREAM_FEATURES, LATENT)
+        model = zlens.models.dense(STREAM_FEATURES, LATENT, latent_activation="relu")
         model.load_weights(weights)
         zlens.encode(model, np.random.default_rng(SEED).random((1024, STREAM_FEATURES), dtype=np.float32))
         print(json.dumps(_memory_now()), flush=True)

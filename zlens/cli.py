@@ -7,7 +7,9 @@ the work was done. TensorFlow is imported only by the commands that need it.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 
 EXIT_BAD_INPUT = 2
@@ -22,16 +24,60 @@ Train autoencoders and keep the complete latent matrix z of every epoch (row i =
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zlens", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"zlens {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+class _Parser(argparse.ArgumentParser):
+    """argparse, with examples kept as written and a suggestion for a mistyped option."""
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        unknown = re.findall(r"(--?[\w-]+)", message.split("unrecognized arguments:", 1)[1]) \
+            if "unrecognized arguments:" in message else []
+        options = [o for parser in self._parsers() for action in parser._actions for o in action.option_strings]
+        for wrong in unknown:
+            close = difflib.get_close_matches(wrong.split("=")[0], options, n=1, cutoff=0.6)
+            if close:
+                message += f" (did you mean {close[0]}?)"
+                break
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+    def _parsers(self) -> list[argparse.ArgumentParser]:
+        """The parsers whose options a mistyped one may have meant: the subcommand's given on
+        the command line (or every subcommand's), then this one's."""
+        commands = {name: p for a in self._actions if isinstance(a, argparse._SubParsersAction)
+                    for name, p in a.choices.items()}
+        given = [commands[arg] for arg in getattr(self, "argv", None) or sys.argv[1:] if arg in commands][:1]
+        return [*(given or commands.values()), self]
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="zlens", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"zlens {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    _add_train(sub)
+    _add_encode(sub)
+    _add_export(sub)
+    _add_report(sub)
+    _add_plot(sub)
+    _add_info(sub)
+    return parser
+
+
+def _add_train(sub) -> None:
     train = sub.add_parser("train", help="train an autoencoder and capture z every epoch",
-                           description="Train an autoencoder and write a run directory with z of every epoch.")
+                           description="Train an autoencoder and write a run directory with z of every epoch.",
+                           epilog=_examples(
+                               "zlens train --out runs/digits --epochs 30",
+                               "zlens train --data mnist.npz --flatten --encoding-dim 2 --out runs/mnist",
+                               "zlens train --model my_ae.keras --import my_models.py --data x.npy --out runs/mine",
+                               "zlens train --resume runs/digits --epochs 60"))
     data = train.add_argument_group("data (default: the embedded 8x8 digits, 1797 x 64, with labels)")
-    data.add_argument("--data", metavar="FILE", help=".npy, .npz (Keras mnist.npz layout too), .csv or .parquet")
+    data.add_argument("--data", metavar="FILE", help=".npy, .npz (Keras mnist.npz layout too), .csv, .parquet or .zarr")
     data.add_argument("--label-column", metavar="NAME", help="table column holding labels (CSV/Parquet)")
     data.add_argument("--labels", metavar="FILE", help="a separate .npy/.csv of labels, one per sample")
     data.add_argument("--key", metavar="NAME", help="which array of a .npz (default: x_train, or the only one)")
@@ -77,63 +123,93 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--resume", metavar="RUN", help="continue the run at RUN from its last committed epoch")
     train.add_argument("--quiet", action="store_true", help="no progress output")
 
+
+def _add_encode(sub) -> None:
     encode = sub.add_parser("encode", help="encode new data with a run's final model",
-                            description="Encode a data file with the run's final model, streaming to the output.")
-    encode.add_argument("run", metavar="RUN")
-    encode.add_argument("--data", metavar="FILE", required=True)
+                            description="Encode a data file with the run's final model, streaming to the output. "
+                                        "The data is prepared as the run's training data was (flattened, scaled "
+                                        "by the same factor when its values are raw); data whose shape or range "
+                                        "does not match is refused, naming what differs.",
+                            epilog=_examples("zlens encode runs/digits --data new.npy --out z_new.npy",
+                                             "zlens encode runs/mnist --data test.npz --key test --out z_test.csv",
+                                             "zlens encode runs/mine --data prepared.npy --no-scale --out z.parquet"))
+    encode.add_argument("run", metavar="RUN", help="the run directory whose final model encodes")
+    encode.add_argument("--data", metavar="FILE", required=True, help="the samples: .npy, .npz, .csv, .parquet or .zarr")
     encode.add_argument("--out", metavar="FILE", required=True, help="output .npy, .csv or .parquet")
-    encode.add_argument("--key", metavar="NAME")
-    encode.add_argument("--label-column", metavar="NAME")
-    encode.add_argument("--flatten", action="store_true")
-    encode.add_argument("--no-scale", action="store_true")
+    encode.add_argument("--key", metavar="NAME", help="which array of a .npz (or split: train / test)")
+    encode.add_argument("--label-column", metavar="NAME", help="table column holding labels, kept beside z in tables")
+    encode.add_argument("--flatten", action="store_true", help="flatten image samples (done anyway when the run's were)")
+    encode.add_argument("--no-scale", action="store_true",
+                        help="take the values as they are: no scaling as in training, no range check")
     encode.add_argument("--batch-size", type=int, default=None,
                         help="rows per compiled call (default: up to 8192, fewer for models with large activations)")
-    encode.add_argument("--quiet", action="store_true")
+    encode.add_argument("--quiet", action="store_true", help="no progress output")
 
+
+def _add_export(sub) -> None:
     export = sub.add_parser("export", help="write a captured matrix to npy / csv / parquet / TensorBoard's projector",
-                            description="Write one tap of one captured epoch, with sample index and labels in tables.")
-    export.add_argument("run", metavar="RUN")
+                            description="Write one tap of one captured epoch, with sample index and labels in tables.",
+                            epilog=_examples("zlens export runs/digits --to csv --out z.csv",
+                                             "zlens export runs/digits --tap recon_error --epoch 0 --out err.parquet",
+                                             "zlens export runs/digits --to projector --out proj/   "
+                                             "# then: tensorboard --logdir proj/"))
+    export.add_argument("run", metavar="RUN", help="the run directory")
     export.add_argument("--to", choices=("npy", "csv", "parquet", "projector"), default=None,
                         help="format (default: from --out); projector: a folder for TensorBoard's Embedding Projector")
     export.add_argument("--binary", action="store_true", help="projector: the tensor as float32 bytes instead of TSV")
     export.add_argument("--tap", default="z", help="tap name (default z)")
     export.add_argument("--epoch", type=int, default=-1, help="epoch number (default -1: the last captured)")
     export.add_argument("--kind", choices=("in-flight", "consistent"), default=None, help="default: the run's kind")
-    export.add_argument("--out", metavar="FILE", required=True)
-    export.add_argument("--quiet", action="store_true")
+    export.add_argument("--out", metavar="FILE", required=True, help="the file to write (a folder for --to projector)")
+    export.add_argument("--quiet", action="store_true", help="no message when done")
 
+
+def _add_report(sub) -> None:
     report = sub.add_parser("report", help="a self-contained HTML page of the run (+ an animated GIF)",
                             description="Write RUN/report.html: loss and drift, the latent space and how it moved, "
-                                        "reconstruction errors, label separation. Opens nothing unless --open.")
-    report.add_argument("run", metavar="RUN")
+                                        "reconstruction errors, label separation. Opens nothing unless --open.",
+                            epilog=_examples("zlens report runs/digits",
+                                             "zlens report runs/digits --method tsne --out digits.html --no-gif"))
+    report.add_argument("run", metavar="RUN", help="the run directory")
     report.add_argument("--out", metavar="FILE", default=None, help="the page (default RUN/report.html)")
     report.add_argument("--epoch", type=int, default=-1, help="epoch of the scatter (default -1: the last)")
     report.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca", help="2-D projection (default pca)")
-    report.add_argument("--kind", choices=("in-flight", "consistent"), default=None)
+    report.add_argument("--kind", choices=("in-flight", "consistent"), default=None,
+                        help="which z to show (default: in-flight when captured)")
     report.add_argument("--max-points", type=int, default=5000, help="points drawn (numbers use all samples)")
     report.add_argument("--no-gif", action="store_true", help="skip the GIF beside the page")
     report.add_argument("--open", action="store_true", help="open the page in a browser")
-    report.add_argument("--quiet", action="store_true")
+    report.add_argument("--quiet", action="store_true", help="no message when done")
 
+
+def _add_plot(sub) -> None:
     plot = sub.add_parser("plot", help="one figure of the latent space, for papers",
-                          description="Save the 2-D latent scatter of one epoch (coloured by label) as an image.")
-    plot.add_argument("run", metavar="RUN")
-    plot.add_argument("--epoch", type=int, default=-1)
-    plot.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca")
-    plot.add_argument("--kind", choices=("in-flight", "consistent"), default=None)
-    plot.add_argument("--max-points", type=int, default=20000)
+                          description="Save the 2-D latent scatter of one epoch (coloured by label) as an image.",
+                          epilog=_examples("zlens plot runs/digits --out z.png",
+                                           "zlens plot runs/digits --epoch 0 --method tsne --out z0.pdf"))
+    plot.add_argument("run", metavar="RUN", help="the run directory")
+    plot.add_argument("--epoch", type=int, default=-1, help="captured epoch (default -1: the last)")
+    plot.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca", help="2-D projection (default pca)")
+    plot.add_argument("--kind", choices=("in-flight", "consistent"), default=None,
+                      help="which z to plot (default: in-flight when captured)")
+    plot.add_argument("--max-points", type=int, default=20000, help="points drawn at most (a sample of them)")
     plot.add_argument("--out", metavar="FILE", required=True, help="image file (.png, .pdf, .svg)")
-    plot.add_argument("--quiet", action="store_true")
+    plot.add_argument("--quiet", action="store_true", help="no message when done")
 
-    info = sub.add_parser("info", help="what a run holds: epochs, taps, shapes, metrics, status")
-    info.add_argument("run", metavar="RUN")
+
+def _add_info(sub) -> None:
+    info = sub.add_parser("info", help="what a run holds: epochs, taps, shapes, metrics, status",
+                          description="Print what a run directory holds, without loading TensorFlow.",
+                          epilog=_examples("zlens info runs/digits", "zlens info runs/digits --json | jq .taps"))
+    info.add_argument("run", metavar="RUN", help="the run directory")
     info.add_argument("--json", action="store_true", help="machine-readable output")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 done, 2 bad input, 1 failure)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    parser.argv = argv
+    args = parser.parse_args(argv)
     from zlens.errors import ZlensError
 
     try:

@@ -23,6 +23,10 @@ def train(args) -> int:
         return _resume(args)
     if not args.out:
         raise ZlensError("name the run directory to write with --out RUN (or continue one with --resume RUN).")
+    from zlens.store import RunDirectory
+
+    if args.strategy != "multi-worker":  # (a worker's run directory is the chief's to check)
+        RunDirectory.check_new(args.out, overwrite=args.overwrite)  # before the data and TensorFlow load
     memory_budget = None if args.memory_budget is None else parse_size(args.memory_budget, "--memory-budget")
     from zlens.data import load_data
 
@@ -35,7 +39,7 @@ def train(args) -> int:
         {"path": _absolute(args.target), "key": args.target_key, "flatten": args.flatten, "scale": scale}
     target = None if target_load is None else load_data(**target_load)
     imports = [_absolute(i) if i.endswith(".py") else i for i in args.imports]
-    _quiet_tensorflow_import()
+    strategy = _strategy(args.strategy)  # before anything else touches TensorFlow's runtime
     import keras
 
     import zlens
@@ -59,13 +63,25 @@ def train(args) -> int:
         optimizer=None if model_file is not None and args.learning_rate is None else
         keras.optimizers.Adam(args.learning_rate or 1e-3),
         capture_every=epochs if args.last_only else args.capture_every,
-        overwrite=args.overwrite, callbacks=progress, strategy=args.strategy,
+        overwrite=args.overwrite, callbacks=progress, verbose=0, strategy=strategy,
         tap_storage=args.tap_storage, memory_budget=memory_budget,
         data_info={"source": source.name, "load": load, "scaled": source.scaled,
-                   "original_dtype": source.original_dtype, "target_load": target_load, "imports": imports},
+                   "original_dtype": source.original_dtype, "scale_factor": source.scale_factor,
+                   "target_load": target_load, "imports": imports},
     )
     _say_where(run, args.quiet)
     return 0
+
+
+def _strategy(name: str | None):
+    """TensorFlow imported quietly and the `tf.distribute` strategy named (None: one device),
+    made first: a multi-worker strategy must configure TensorFlow's collectives before any op runs."""
+    _quiet_tensorflow_import()
+    if name is None:
+        return None
+    from zlens.distribute import resolve_strategy
+
+    return resolve_strategy(name)
 
 
 def _absolute(path: str | None) -> str | None:
@@ -133,7 +149,7 @@ def _resume(args) -> int:
     source = load_data(**load)
     recorded = directory.run_json.get("data", {})
     target = None if not recorded.get("target_load") else load_data(**recorded["target_load"])
-    _quiet_tensorflow_import()
+    strategy = _strategy(args.strategy)  # before anything else touches TensorFlow's runtime
     import zlens
     from zlens.progress import ProgressPrinter
 
@@ -144,7 +160,7 @@ def _resume(args) -> int:
     if not args.quiet:
         print(f"zlens: resuming {args.resume} after epoch {directory.epochs_done - 1}", file=sys.stderr)
     run = zlens.resume(args.resume, _samples(source), None if target is None else target.to_numpy(), epochs=epochs,
-                       callbacks=progress, strategy=args.strategy)
+                       callbacks=progress, verbose=0, strategy=strategy)
     _say_where(run, args.quiet)
     return 0
 
@@ -153,13 +169,18 @@ def encode(args) -> int:
     """`zlens encode`: stream a data file through the run's final model into a file."""
     _check_positive(batch_size=args.batch_size)
     from zlens.data import load_data
+    from zlens.data.conform import conform
     from zlens.export import format_of
     from zlens.store import RunDirectory
 
-    RunDirectory.open(args.run)  # a clear error before any heavy import
     format_of(args.out)
+    run = RunDirectory.open(args.run)  # a clear error before any heavy import
+    record = run.run_json.get("data", {}).get("preprocess")
     source = load_data(args.data, label_column=args.label_column, key=args.key, flatten=args.flatten,
-                       scale="none" if args.no_scale else "auto")
+                       scale="none" if args.no_scale or record is not None else "auto")
+    source, done = conform(source, record, as_given=args.no_scale)
+    if done and not args.quiet:
+        print(f"zlens: {source.name}: {done}", file=sys.stderr)
     _quiet_tensorflow_import()
     import zlens
     from zlens.encoding import encode_to_file
@@ -195,7 +216,10 @@ def _export_projector(args) -> int:
     import zlens
     from zlens.report.projector import export_projector
 
-    out = export_projector(zlens.open_run(args.run), args.out, epoch=args.epoch, kind=args.kind, tap=args.tap,
+    run = zlens.open_run(args.run)  # a clear error before TensorFlow loads (for the scalars)
+    _quiet_tensorflow_import()
+
+    out = export_projector(run, args.out, epoch=args.epoch, kind=args.kind, tap=args.tap,
                            binary=args.binary)
     if not args.quiet:
         print(f"zlens: wrote TensorBoard projector files to {out} (tensorboard --logdir {out})", file=sys.stderr)
@@ -206,7 +230,10 @@ def report(args) -> int:
     """`zlens report`: the self-contained HTML page of a run."""
     _check_positive(max_points=args.max_points)
     from zlens.report import build_report
+    from zlens.store import RunDirectory
 
+    RunDirectory.open(args.run)  # a clear error before TensorFlow loads (for the reconstructions)
+    _quiet_tensorflow_import()
     path = build_report(args.run, args.out, epoch=args.epoch, method=args.method, max_points=args.max_points,
                         kind=args.kind, gif=not args.no_gif)
     if not args.quiet:
@@ -228,6 +255,7 @@ def plot(args) -> int:
     if not out.parent.exists():
         raise ZlensError(f"cannot write {str(out)!r}: folder {str(out.parent)!r} does not exist.")
     run = zlens.open_run(args.run)
+    _quiet_tensorflow_import()
     fig = latent_scatter(run, epoch=args.epoch, kind=args.kind, method=args.method, max_points=args.max_points)
     try:
         fig.savefig(out, dpi=200, bbox_inches="tight")

@@ -31,7 +31,8 @@ MIN_BATCH, MAX_BATCH = 256, 8192
 _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def encode(model, x, *, batch_size: int | None = None, latent: str | None = None) -> np.ndarray:
+def encode(model, x, *, batch_size: int | None = None, latent: str | None = None,
+           as_given: bool = False) -> np.ndarray:
     """Encode `x` with `model`'s encoder and return z, shape (N, d), row i = x[i].
 
     The encoder is compiled once per model (one trace for every batch size, the partial last
@@ -46,12 +47,18 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
         batch_size: rows per compiled call; default `auto_batch_size(encoder)`: up to 8,192,
             fewer for models whose activations are large (64 MiB for the largest one).
         latent: the latent layer's name, for a plain Keras autoencoder.
+        as_given: with a `Run`, take an array's values as they are. By default an array is
+            prepared as the run's training data was (flattened, scaled by the same factor when
+            its values are raw) and refused with a `DataError` when its range does not match
+            (`zlens.data.conform`); a model alone records nothing, so nothing is checked.
 
     Example:
+        >>> z = zlens.encode(run, digits.data)   # raw 0..16 values: scaled by 1/16 as in training
         >>> z = zlens.encode(run.model, x_new)
         >>> z.shape
         (len(x_new), d)
     """
+    x = _as_trained(model, x, as_given)
     encoder, fn = compiled_encoder(model, latent)
     _check_batch_size(batch_size)
     if isinstance(x, tf.data.Dataset):
@@ -84,6 +91,20 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
     for start, block, tensor in staged_blocks(rows, n, batch_size, sample_shape, read_into):
         out[start : start + len(block)] = encode_block(fn, tensor, block, start)
     return out
+
+
+def _as_trained(model, x, as_given: bool):
+    """`x` prepared as `model`'s (a `Run`'s) training data was, when it is an array and the run
+    recorded how (see `zlens.data.conform`); else `x` itself."""
+    from zlens.data.conform import conform
+    from zlens.data.sources import from_array
+    from zlens.run import Run
+
+    if not isinstance(model, Run) or model.preprocessing is None or isinstance(x, (tf.data.Dataset, DataSource)):
+        return x
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+    return conform(from_array(x, name="x", scale="none"), model.preprocessing, as_given=as_given)[0]
 
 
 def reads_into(source: DataSource):

@@ -42,4 +42,6 @@ class ProgressPrinter(keras.callbacks.Callback):
         metrics = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, (int, float)))
         seconds = time.perf_counter() - self._start
         clear = "\r\033[K" if self._live else ""
-        print(f"{clear}zlens: epoch {epoch + 1}/{self.epochs}  {metrics}  ({seconds:.1f}s)", file=self.stream, flush=True)
+        # Epochs are numbered from 0 everywhere (the store, run.json, `--epoch`, Keras callbacks).
+        print(f"{clear}zlens: epoch {epoch} of 0..{self.epochs - 1}  {metrics}  ({seconds:.1f}s)", file=self.stream,
+              flush=True)

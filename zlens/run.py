@@ -37,6 +37,7 @@ class Run:
         self._history = history
         self._model = model
         self._directory = directory
+        self._preprocessing = None
 
     # -- latents --------------------------------------------------------------------------
     @property
@@ -127,6 +128,18 @@ class Run:
         return self._model
 
     @property
+    def preprocessing(self) -> dict[str, Any] | None:
+        """How the training samples reached the model: their shape, the factor stored values were
+        scaled by, the range of values seen (`zlens.data.conform`); None when not recorded."""
+        if self._preprocessing is None and self._directory is not None:
+            return self._directory.run_json.get("data", {}).get("preprocess")
+        return self._preprocessing
+
+    @preprocessing.setter
+    def preprocessing(self, record: dict[str, Any] | None) -> None:
+        self._preprocessing = record
+
+    @property
     def path(self) -> Path | None:
         """The run directory, or None for a run kept in memory."""
         return None if self._directory is None else Path(self._directory.path)
@@ -157,5 +170,30 @@ class Run:
 
     def __repr__(self) -> str:
         where = f" at {self.path}" if self.path else " (in memory)"
-        return (f"Run({self.n_samples} samples, epochs {self.epochs}, taps {list(self.taps)}, "
+        return (f"Run({self.n_samples} samples, {_epoch_span(self.epochs)}, taps {list(self.taps)}, "
                 f"kinds {list(self.kinds)}{where})")
+
+    def _repr_html_(self) -> str:
+        """A notebook's summary: where, status, epochs, taps with shapes, the last metrics."""
+        from html import escape
+
+        summary = self.summary()
+        rows = [("where", summary["path"] or "in memory"), ("status", summary["status"]),
+                ("samples", summary["n_samples"]), ("captured", _epoch_span(self.epochs)),
+                ("kinds", ", ".join(self.kinds)),
+                ("taps", ", ".join(f"{k} {tuple(v)}" for k, v in self.taps.items()))]
+        rows += [(k, f"{v:.4g}" if isinstance(v, float) else v) for k, v in summary["last_metrics"].items()]
+        body = "".join(f"<tr><th style='text-align:left'>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>"
+                       for k, v in rows)
+        return f"<table><caption>zlens.Run</caption>{body}</table>"
+
+
+def _epoch_span(epochs: list[int]) -> str:
+    """The captured epochs in a few words: "epochs 0..29 (30)", "epochs 0, 5, 9", "no epoch"."""
+    if not epochs:
+        return "no epoch"
+    if epochs == list(range(epochs[0], epochs[-1] + 1)) and len(epochs) > 3:
+        return f"epochs {epochs[0]}..{epochs[-1]} ({len(epochs)})"
+    if len(epochs) > 6:
+        return f"epochs {', '.join(map(str, epochs[:3]))}, ..., {epochs[-1]} ({len(epochs)})"
+    return f"epochs {', '.join(map(str, epochs))}"

@@ -19,6 +19,7 @@ from zlens.capture.recorder import choose_storage
 from zlens.capture.intercept import walk_layers
 from zlens.capture.taps import LATENT, check_taps
 from zlens.capture.tapped_autoencoder import CAPTURE_CHOICES, TappedAutoencoder
+from zlens.data.conform import preprocessing_record
 from zlens.data.feed import RESIDENT_BYTES, prepare_training_data, sample_shape_of
 from zlens.data.fingerprint import array_fingerprint
 from zlens.data.validate import check_labels
@@ -51,7 +52,7 @@ def fit(
     validation_data=None,
     capture_every: int = 1,
     callbacks: Sequence[keras.callbacks.Callback] = (),
-    verbose: int | str = 0,
+    verbose: int | str = "auto",
     jit_compile: bool | str = "auto",
     steps_per_execution: int | None = None,
     overwrite: bool = False,
@@ -90,7 +91,8 @@ def fit(
         validation_data: validation samples (an array, or `(x_val, y_val)`).
         capture_every: keep every Kth epoch's latents (the last epoch is always kept).
         callbacks: Keras callbacks, used as in `keras.Model.fit`.
-        verbose: Keras' progress output (0 silent, default).
+        verbose: Keras' progress output: "auto" (default, a progress bar as `keras.Model.fit`
+            shows), 0 silent, 1 progress bar, 2 one line per epoch.
         jit_compile: compile the step with XLA (True, False or "auto", as in Keras).
         steps_per_execution: training steps per compiled call (no batch is ever lost); default
             up to 64, fewer Python round trips per epoch.
@@ -148,17 +150,20 @@ def fit(
         "tap_storage": storage,
     }
     tapped._attach_recorder(data, kinds, storage)
+    preprocess = preprocessing_record(data.x, tapped.plan.sample_shape, _scale_factor(x, data_info))
     if run_dir is None or not place.chief:
         writer = RunWriter.in_memory(tapped, data, kinds, labels, chief=place.chief)
     else:
         directory = RunDirectory.create(
-            run_dir, config=config, data={**fingerprint(data.x), **_target_fingerprint(y), **(data_info or {})},
-            seed=seed, versions=versions(), overwrite=overwrite,
+            run_dir, config=config, seed=seed, versions=versions(), overwrite=overwrite,
+            data={**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess, **(data_info or {})},
         )
         writer = RunWriter.to_directory(directory, tapped, data, kinds, labels)
-    return _train(tapped, data, writer, epochs=epochs, initial_epoch=0, seed=seed, capture=capture,
-                  capture_every=capture_every, callbacks=callbacks, verbose=verbose,
-                  validation_data=validation_data, tap_storage=storage)
+    run = _train(tapped, data, writer, epochs=epochs, initial_epoch=0, seed=seed, capture=capture,
+                 capture_every=capture_every, callbacks=callbacks, verbose=verbose,
+                 validation_data=validation_data, tap_storage=storage)
+    run.preprocessing = preprocess
+    return run
 
 
 def resume(
@@ -168,7 +173,7 @@ def resume(
     *,
     epochs: int | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
-    verbose: int | str = 0,
+    verbose: int | str = "auto",
     validation_data=None,
     strategy=None,
 ) -> Run:
@@ -239,6 +244,16 @@ def _train(tapped, data, writer, *, epochs, initial_epoch, seed, capture, captur
         raise
     writer.finish(tapped, "finished")
     return writer.run()
+
+
+def _scale_factor(x, data_info) -> float | None:
+    """The factor the stored samples were scaled by on their way in (a `DataSource`'s, or the
+    CLI's record of the file it loaded), or None."""
+    from zlens.data import DataSource
+
+    if isinstance(x, DataSource):
+        return x.scale_factor
+    return (data_info or {}).get("scale_factor")
 
 
 def _compiled_optimizer(tapped: TappedAutoencoder):

@@ -25,7 +25,7 @@ def zlens(*args, check=True):
 def test_train_on_embedded_digits_then_info_export_encode(tmp_path):
     run = tmp_path / "digits"
     proc = zlens("train", "--out", run, "--epochs", 3, "--encoding-dim", 2, "--seed", 0)
-    assert "epoch 3/3" in proc.stderr and str(run / "latents.zarr") in proc.stderr
+    assert "epoch 2 of 0..2" in proc.stderr and str(run / "latents.zarr") in proc.stderr
     assert "Traceback" not in proc.stderr and "cuda" not in proc.stderr.lower()
 
     info = json.loads(zlens("info", run, "--json").stdout)
@@ -233,3 +233,32 @@ def test_the_readme_first_command_with_a_relative_out_from_a_fresh_folder(tmp_pa
     info = subprocess.run([sys.executable, "-m", "zlens", "info", "check", "--json"], cwd=work / "runs",
                           capture_output=True, text=True, env=ENV, timeout=300)
     assert info.returncode == 0 and json.loads(info.stdout)["captured_epochs"] == [0, 1]
+
+
+def test_every_option_has_help_and_every_command_has_examples():
+    import argparse
+
+    from zlens.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, sub in commands.items():
+        for action in sub._actions:
+            if not isinstance(action, argparse._HelpAction):
+                assert action.help, f"zlens {name} {action.option_strings or action.dest} has no help text"
+        examples = sub.format_help().split("examples:")[-1].strip().splitlines()
+        assert 2 <= len(examples) <= 4 and all(line.strip().startswith("zlens " + name) for line in examples), name
+
+
+@pytest.mark.parametrize("args, suggestion", [
+    (["train", "--epochz", "3", "--out", "r"], "did you mean --epochs?"),
+    (["export", "r", "--tapp", "z", "--out", "z.csv"], "did you mean --tap?"),
+    (["encode", "r", "--data", "x.npy", "--out", "z.npy", "--no-scael"], "did you mean --no-scale?"),
+])
+def test_a_mistyped_option_suggests_the_closest(args, suggestion, capsys):
+    from zlens import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and suggestion in err and len(err.strip().splitlines()) == 1

@@ -9,9 +9,8 @@ from report_data import make_data
 def small_run(tmp_path_factory):
     """A finished run directory: dense, d = 2, 3 epochs, both kinds, validation loss, string labels.
 
-    The classic dense model has a relu bottleneck, and at d = 2 a unit can die for a seed
-    (z constant 0): the first seed whose z varies in both coordinates is used, so the
-    scatter has something to show.
+    The first seed whose z varies in both coordinates is used, so the scatter has something to
+    show (the default latent is linear; the loop guards a change of that default).
     """
     import zlens
 

@@ -100,19 +100,65 @@ def test_tensor_tsv_refuses_what_the_projector_cannot_read():
 
 
 def test_scalars_are_tensorboard_events_with_every_epoch(small_run, tmp_path):
-    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     out = export_projector(small_run, tmp_path / "tb")
-    events = list((out / "scalars").glob("events.out.tfevents.*"))
-    assert len(events) == 1
-    seen = {}
-    for event in tf.compat.v1.train.summary_iterator(str(events[0])):
-        for value in event.summary.value:
-            seen.setdefault(value.tag, {})[event.step] = float(tf.make_ndarray(value.tensor))
+    assert len(list((out / "scalars").glob("events.out.tfevents.*"))) == 1
+    events = EventAccumulator(str(out / "scalars"))  # read as TensorBoard reads it
+    events.Reload()
     history = small_run.history
     for name in ("loss", "val_loss", "z_drift_max", "z_drift_mean"):
-        assert sorted(seen[name]) == history["epoch"]
-        np.testing.assert_allclose([seen[name][e] for e in history["epoch"]], history[name], rtol=1e-6)
+        scalars = events.Scalars(name)
+        assert [s.step for s in scalars] == history["epoch"]
+        np.testing.assert_allclose([s.value for s in scalars], history[name], rtol=1e-6)
+
+
+def test_exporting_twice_into_one_folder_gives_the_same_files(small_run, tmp_path):
+    first = export_projector(small_run, tmp_path / "tb", epoch=[0, -1])
+    listing = sorted(p.relative_to(first).as_posix() for p in first.rglob("*"))
+    contents = {name: (first / name).read_bytes() for name in listing if name.endswith((".tsv", ".pbtxt"))}
+    export_projector(small_run, tmp_path / "tb", epoch=[0, -1])
+    assert sorted(p.relative_to(first).as_posix() for p in first.rglob("*")) == listing
+    assert {name: (first / name).read_bytes() for name in contents} == contents
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]  # nothing left beside it
+
+
+def test_a_failed_export_leaves_the_folder_as_it_was(small_run, tmp_path, monkeypatch):
+    out = export_projector(small_run, tmp_path / "tb", scalars=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    import zlens.report.projector as projector
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(projector, "write_scalars", broken)
+    with pytest.raises(OSError, match="disk full"):
+        export_projector(small_run, tmp_path / "tb", epoch=0)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+def test_the_export_needs_no_tensorboard(small_run, tmp_path):
+    """The README's install has no TensorBoard: export with its import blocked, in a process of its own."""
+    import subprocess
+    import sys
+    import textwrap
+
+    small_run_dir = small_run.path
+    if small_run_dir is None:
+        pytest.skip("needs a run directory")
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["tensorboard"] = None  # any import of tensorboard now fails
+        import zlens
+        from zlens.report import export_projector
+        export_projector(zlens.open_run({str(small_run_dir)!r}), {str(tmp_path / "tb")!r})
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "tb" / "projector_config.pbtxt").is_file()
+    assert len(list((tmp_path / "tb" / "scalars").iterdir())) == 1
 
 
 def test_bad_requests_are_one_line_errors(small_run, tmp_path):

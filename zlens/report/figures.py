@@ -1,6 +1,7 @@
 """The report's figures, one function each, returned as matplotlib `Figure`s (no pyplot state).
 
-Save one with `fig.savefig("f.png")`; in a notebook, display it with `display(fig)`.
+Save one with `fig.savefig("f.png")`; in a notebook, a figure left as a cell's value shows as
+the picture (`NotebookFigure`), whichever matplotlib backend is active.
 """
 
 from __future__ import annotations
@@ -19,6 +20,22 @@ __all__ = ["latent_scatter", "loss_curves", "recon_error_histogram", "separation
            "reconstruction_grid", "movement"]
 
 _DRIFT = ("z_drift_max", "z_drift_mean")
+
+
+class NotebookFigure(Figure):
+    """A matplotlib `Figure` that Jupyter shows as a picture: without pyplot, nothing registers
+    one with IPython's display, so a bare `Figure` would show as `<Figure size ...>`."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        if self.canvas is None or not hasattr(self.canvas, "print_png"):
+            FigureCanvasAgg(self)
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def latent_scatter(run, epoch: int = -1, kind: str | None = None, method: str = "pca",
@@ -41,7 +58,7 @@ def latent_scatter(run, epoch: int = -1, kind: str | None = None, method: str = 
     """
     pts = points or latent_points(run, epoch, kind, method=method, max_points=max_points, seed=seed)
     coloring = label_coloring(run.labels, run.n_samples)
-    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
+    fig = NotebookFigure(figsize=(6.4, 5.6), layout="constrained")
     ax = fig.add_subplot()
     ax.scatter(pts.points[:, 0], pts.points[:, 1], s=6 if len(pts.indices) > 2000 else 12, linewidths=0,
                c=coloring.rgba(pts.indices))
@@ -63,7 +80,7 @@ def loss_curves(run) -> Figure:
     """
     history = run.history
     epochs = history.get("epoch", [])
-    fig = Figure(figsize=(7.0, 5.2), layout="constrained")
+    fig = NotebookFigure(figsize=(7.0, 5.2), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True)
     drawn = False
     for name, values in history.items():
@@ -107,7 +124,7 @@ def recon_error_histogram(run, epoch: int = -1, kind: str | None = None) -> Figu
     kind = run.resolve_kind(kind)
     epoch = run.epochs[run.slot_of(epoch)]
     err = np.asarray(run.recon_error(epoch, kind), dtype=np.float64)
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    fig = NotebookFigure(figsize=(6.4, 4.0), layout="constrained")
     ax = fig.add_subplot()
     bins = np.histogram_bin_edges(err, bins=min(60, max(10, int(np.sqrt(len(err))))))
     first = run.epochs[0]
@@ -139,7 +156,7 @@ def separation_curve(run, kind: str | None = None, *, scores: Separation | None 
     sep = scores or separation_scores(run, kind)
     if sep is None:
         raise ZlensError("this run has no class labels (2 to 100 distinct values): no separation to measure.")
-    fig = Figure(figsize=(7.0, 5.0), layout="constrained")
+    fig = NotebookFigure(figsize=(7.0, 5.0), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True)
     marker = "o" if len(sep.epochs) < 30 else None
     top.plot(sep.epochs, sep.knn_accuracy, marker=marker, ms=3, label=f"{sep.k}-NN held-out accuracy")
@@ -166,7 +183,7 @@ def reconstruction_grid(run, n: int = 8, *, x: np.ndarray | None = None, kind: s
     """
     groups = [g for g in (pairs or reconstructions(run, n, x=x, kind=kind)) if g is not None]
     cols = max(len(g.indices) for g in groups)
-    fig = Figure(figsize=(1.1 * cols + 1.2, 2.4 * len(groups) + 0.4), layout="constrained")
+    fig = NotebookFigure(figsize=(1.1 * cols + 1.2, 2.4 * len(groups) + 0.4), layout="constrained")
     subfigs = np.atleast_1d(fig.subfigures(len(groups), 1))
     for sub, group in zip(subfigs, groups):
         sub.suptitle(group.title, fontsize=9)
@@ -195,7 +212,7 @@ def movement(run, kind: str | None = None, n: int = 10, *, scores: Movement | No
         >>> zlens.plot.movement(zlens.open_run("runs/digits"), n=10).savefig("moved.png")
     """
     moved = scores or movement_scores(run, kind)
-    fig = Figure(figsize=(10.0, 4.2), layout="constrained")
+    fig = NotebookFigure(figsize=(10.0, 4.2), layout="constrained")
     left, right = fig.subplots(1, 2)
     left.hist(moved.displacement, bins=50, color="#2ca02c")
     left.set(xlabel=f"|z(epoch {moved.last_epoch}) - z(epoch {moved.first_epoch})|", ylabel="samples",

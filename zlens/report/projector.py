@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -34,6 +36,9 @@ def export_projector(run, out_dir: str | Path, *, epoch: int | Sequence[int] = -
       tensor_shape }` entry per epoch;
     - `scalars/`: the run's per-epoch metrics (loss, val_loss, drift...) as TF summary events.
 
+    Exporting twice into one folder gives the same files (the scalars folder is replaced, not
+    added to); a failure leaves the folder as it was. No TensorBoard install is needed.
+
     Args:
         run: a `Run` (or the path of a run directory).
         out_dir: the folder to write (created if missing); use it as TensorBoard's `--logdir`.
@@ -41,7 +46,7 @@ def export_projector(run, out_dir: str | Path, *, epoch: int | Sequence[int] = -
         kind: "in-flight" or "consistent" (default: the run's kind).
         tap: which tap (default "z"); its per-sample values are flattened into one row.
         binary: write float32 `.bytes` instead of TSV (smaller, faster for large N).
-        scalars: also write the metrics as TensorBoard scalars (imports TensorFlow).
+        scalars: also write the metrics as TensorBoard scalars (imports TensorFlow, not TensorBoard).
 
     Example:
         >>> export_projector(zlens.open_run("runs/digits"), "tb/digits", epoch=[0, -1])
@@ -56,22 +61,35 @@ def export_projector(run, out_dir: str | Path, *, epoch: int | Sequence[int] = -
     kind = run.resolve_kind(kind)
     asked = [epoch] if isinstance(epoch, (int, np.integer)) else list(epoch)
     epochs = list(dict.fromkeys(run.epochs[run.slot_of(e)] for e in asked))
-    out = Path(out_dir)
+    out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise ZlensError(f"{str(out)!r} is a file: choose a folder for the projector files.")
-    out.mkdir(parents=True, exist_ok=True)
-
-    _atomic_write(out / METADATA_NAME, metadata_tsv(run.n_samples, run.labels).encode("utf-8"))
-    entries = []
+    out.parent.mkdir(parents=True, exist_ok=True)
     array = run.tap_array(tap, kind)
+    files = {METADATA_NAME: metadata_tsv(run.n_samples, run.labels).encode("utf-8")}
+    entries = []
     for e in epochs:
         values = np.asarray(array[run.slot_of(e)], dtype=np.float32).reshape(run.n_samples, -1)
         name = re.sub(r"[^\w.-]", "_", f"{tap}_epoch{e:05d}_{kind}") + (".bytes" if binary else ".tsv")
-        _atomic_write(out / name, values.astype("<f4").tobytes() if binary else tensor_tsv(values))
+        files[name] = values.astype("<f4").tobytes() if binary else tensor_tsv(values)
         entries.append((f"{tap} epoch {e} ({kind})", name, values.shape))
-    _atomic_write(out / CONFIG_NAME, projector_config(entries).encode("utf-8"))
-    if scalars:
-        write_scalars(run, out / SCALARS_DIR)
+    files[CONFIG_NAME] = projector_config(entries).encode("utf-8")
+    # Everything is made in a folder beside `out` first, so a failure leaves `out` as it was;
+    # then each file replaces its namesake, and the scalars folder its own (no events pile up).
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+        if scalars:
+            write_scalars(run, staging / SCALARS_DIR)
+        out.mkdir(exist_ok=True)
+        for name in files:
+            os.replace(staging / name, out / name)
+        if scalars:
+            shutil.rmtree(out / SCALARS_DIR, ignore_errors=True)
+            os.replace(staging / SCALARS_DIR, out / SCALARS_DIR)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
@@ -131,25 +149,42 @@ def metadata_tsv(n_samples: int, labels: np.ndarray | None) -> str:
 def write_scalars(run, logdir: str | Path) -> Path:
     """Write the run's per-epoch metrics as TensorBoard scalars (one event file, step = epoch).
 
+    The file is written with TensorFlow's record writer and event protos, the format TensorBoard
+    reads, so no TensorBoard install is needed to export (only to look).
+
     Example:
         >>> write_scalars(zlens.open_run("runs/digits"), "tb/digits/scalars")
     """
+    import time
+
     import tensorflow as tf
 
+    event_pb2, summary_pb2 = event_protos()
     history = run.history
     logdir = Path(logdir)
     logdir.mkdir(parents=True, exist_ok=True)
-    writer = tf.summary.create_file_writer(str(logdir))
-    with writer.as_default():
-        for name, values in history.items():
-            if name == "epoch":
-                continue
-            for step, value in zip(history["epoch"], values):
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value):
-                    tf.summary.scalar(name, float(value), step=int(step))
-    writer.flush()
-    writer.close()
+    now = time.time()
+    path = logdir / "events.out.tfevents.zlens"  # one name: an export again replaces it
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        writer.write(event_pb2.Event(wall_time=now, file_version="brain.Event:2").SerializeToString())
+        for step, row in enumerate(zip(*history.values())):
+            values = [summary_pb2.Summary.Value(tag=name, simple_value=float(value))
+                      for name, value in zip(history, row)
+                      if name != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool)
+                      and np.isfinite(value)]
+            event = event_pb2.Event(wall_time=now, step=int(history["epoch"][step]),
+                                    summary=summary_pb2.Summary(value=values))
+            writer.write(event.SerializeToString())
     return logdir
+
+
+def event_protos():
+    """TensorFlow's `Event` and `Summary` protobuf modules (not in its public API; pinned by
+    tests/report/test_projector_export.py so a TensorFlow that moves them fails there)."""
+    from tensorflow.core.framework import summary_pb2
+    from tensorflow.core.util import event_pb2
+
+    return event_pb2, summary_pb2
 
 
 def _quoted(text: str) -> str:
@@ -160,9 +195,3 @@ def _quoted(text: str) -> str:
 
 def _clean(label) -> str:
     return re.sub(r"[\t\r\n]", " ", str(label))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -61,6 +61,12 @@ def json_safe(value: Any, where: str = "value") -> Any:
                    "pass numbers, strings, lists or dicts.")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers see the old file or the new one, never a mix.
 
@@ -70,6 +76,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # what open() would give: mkstemp makes it 0600
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
@@ -161,14 +168,8 @@ class RunDirectory:
         Example:
             >>> run = RunDirectory.create(tmp / "run", config={}, data={}, seed=0, versions={})  # doctest: +SKIP
         """
-        path = run_path(path)
-        if path.exists() and not path.is_dir():
-            raise RunError(f"{str(path)!r} is a file, not a folder: choose another run directory.")
+        path = cls.check_new(path, overwrite=overwrite)
         if path.is_dir() and any(path.iterdir()):
-            if not overwrite:
-                raise RunError(f"Run directory {str(path)!r} already exists and is not empty: "
-                               "resume it, choose another path, "
-                               "or pass overwrite=True (CLI: --overwrite) to replace it.")
             shutil.rmtree(path)
         (path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
         now = _now()
@@ -182,6 +183,25 @@ class RunDirectory:
         self = cls(path, run)
         self._write()
         return self
+
+    @staticmethod
+    def check_new(path: str | Path, *, overwrite: bool = False) -> Path:
+        """The absolute run folder `create` would make at `path`, or a `RunError` saying why it
+        cannot (a file is there; a non-empty folder is there and `overwrite` is off): cheap, so
+        the CLI asks before TensorFlow loads.
+
+        Example:
+            >>> RunDirectory.check_new("runs/new").name      # doctest: +SKIP
+            'new'
+        """
+        path = run_path(path)
+        if path.exists() and not path.is_dir():
+            raise RunError(f"{str(path)!r} is a file, not a folder: choose another run directory.")
+        if path.is_dir() and any(path.iterdir()) and not overwrite:
+            raise RunError(f"Run directory {str(path)!r} already exists and is not empty: continue it "
+                           f"(CLI: zlens train --resume {str(path)!r}; Python: zlens.resume), choose another "
+                           "path, or replace it (CLI: --overwrite; Python: overwrite=True).")
+        return path
 
     @classmethod
     def open(cls, path: str | Path) -> RunDirectory:
