@@ -66,7 +66,7 @@ def train(args) -> int:
         overwrite=args.overwrite, callbacks=progress, verbose=0, strategy=strategy,
         tap_storage=args.tap_storage, memory_budget=memory_budget,
         data_info={"source": source.name, "load": load, "scaled": source.scaled,
-                   "original_dtype": source.original_dtype, "scale_factor": source.scale_factor,
+                   "original_dtype": source.original_dtype, "loaded_scale_factor": source.scale_factor,
                    "target_load": target_load, "imports": imports},
     )
     _say_where(run, args.quiet)

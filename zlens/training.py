@@ -253,7 +253,7 @@ def _scale_factor(x, data_info) -> float | None:
 
     if isinstance(x, DataSource):
         return x.scale_factor
-    return (data_info or {}).get("scale_factor")
+    return (data_info or {}).get("loaded_scale_factor")
 
 
 def _compiled_optimizer(tapped: TappedAutoencoder):

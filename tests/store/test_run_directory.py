@@ -217,3 +217,14 @@ def test_a_run_directory_under_home_and_through_a_symlink(tmp_path, monkeypatch)
     ckpt.write_bytes(b"m")
     RunDirectory.open(tmp_path / "link" / "h").commit_epoch(0, {}, checkpoint=ckpt)
     assert RunDirectory.open("~/runs/h").epochs_done == 1
+
+
+def test_run_files_are_readable_by_colleagues(tmp_path):
+    old = os.umask(0o022)
+    try:
+        run = RunDirectory.create(tmp_path / "r", config={}, data={}, seed=0, versions={})
+        run.commit_epoch(0, {"loss": 1.0}, checkpoint=None)
+    finally:
+        os.umask(old)
+    for name in ("run.json", "metrics.csv"):
+        assert oct((tmp_path / "r" / name).stat().st_mode & 0o777) == oct(0o644), name
