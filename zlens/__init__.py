@@ -21,6 +21,7 @@ _LAZY = {
     "open_run": "zlens.run_open",
     "Run": "zlens.run",
     "TappedAutoencoder": "zlens.capture.tapped_autoencoder",
+    "load_model": "zlens.run_writer",
 }
 _MODULES = ("models", "capture", "data", "store", "report", "plot")
 

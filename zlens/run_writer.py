@@ -164,7 +164,13 @@ def save_model(model, path: Path) -> None:
 
 
 def load_model(path) -> keras.Model:
-    """Load a model zlens saved (registers zlens' layers first)."""
+    """`keras.models.load_model` for a model zlens saved: zlens' classes are registered first
+    (Keras looks up custom classes by their registered name only; `import zlens` alone, which
+    loads TensorFlow lazily, has not registered them yet). Your own classes must be imported.
+
+    Example:
+        >>> model = zlens.load_model("ae.keras")   # doctest: +SKIP
+    """
     import zlens.capture.tapped_autoencoder  # noqa: F401  (registration)
     import zlens.models  # noqa: F401
 

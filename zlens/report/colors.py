@@ -74,3 +74,13 @@ def label_coloring(labels: np.ndarray | None, n_samples: int) -> Coloring:
 def _printable(value) -> str:
     """A label as one line of text: tabs, newlines and other control characters become spaces."""
     return "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in str(value))
+
+
+def add_label_legend(ax, coloring) -> None:
+    """A legend of the label colours on `ax` (for up to 20 classes; none for other colourings)."""
+    if 0 < len(coloring.legend) <= 20:
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], ls="", marker="o", color=c, label=text) for text, c in coloring.legend]
+        ax.legend(handles=handles, title=coloring.title, fontsize=7, title_fontsize=8, loc="best",
+                  markerscale=0.9)

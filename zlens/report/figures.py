@@ -12,7 +12,7 @@ from matplotlib.ticker import MaxNLocator
 
 from zlens.errors import ZlensError
 from zlens.report.analysis import Movement, Separation, movement_scores, separation_scores
-from zlens.report.colors import label_coloring
+from zlens.report.colors import add_label_legend, label_coloring
 from zlens.report.frames import LatentPoints, latent_points
 from zlens.report.images import Reconstructions, reconstructions
 
@@ -62,11 +62,7 @@ def latent_scatter(run, epoch: int = -1, kind: str | None = None, method: str = 
     ax = fig.add_subplot()
     ax.scatter(pts.points[:, 0], pts.points[:, 1], s=6 if len(pts.indices) > 2000 else 12, linewidths=0,
                c=coloring.rgba(pts.indices))
-    if 0 < len(coloring.legend) <= 20:
-        from matplotlib.lines import Line2D
-
-        handles = [Line2D([], [], ls="", marker="o", color=c, label=text) for text, c in coloring.legend]
-        ax.legend(handles=handles, title=coloring.title, fontsize=8, loc="best", markerscale=0.9)
+    add_label_legend(ax, coloring)
     ax.set(xlabel=pts.axis_labels[0], ylabel=pts.axis_labels[1])
     ax.set_title(pts.describe(), fontsize=8, wrap=True)
     return fig
@@ -162,10 +158,12 @@ def separation_curve(run, kind: str | None = None, *, scores: Separation | None 
     top.plot(sep.epochs, sep.knn_accuracy, marker=marker, ms=3, label=f"{sep.k}-NN held-out accuracy")
     top.axhline(sep.chance, color="0.5", ls="--", lw=1, label=f"chance ({sep.chance:.3f})")
     top.set(ylabel="accuracy", ylim=(0, 1.02))
+    top.set_title("how well z predicts the label (k nearest neighbours)", fontsize=9)
     top.legend(fontsize=8)
     bottom.plot(sep.epochs, sep.silhouette, marker=marker, ms=3, color="#ff7f0e")
     bottom.axhline(0, color="0.5", lw=0.8)
     bottom.set(xlabel="epoch", ylabel="silhouette")
+    bottom.set_title("how apart the label groups lie in z (silhouette, -1 to 1)", fontsize=9)
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(sep.describe(), fontsize=8, wrap=True)
     return fig
@@ -225,14 +223,18 @@ def movement(run, kind: str | None = None, n: int = 10, *, scores: Movement | No
         right.scatter(moved.error_first, moved.error_last, s=4, linewidths=0, color="0.6")
         top = moved.top("error", n)
         right.scatter(moved.error_first[top], moved.error_last[top], s=16, color="#d62728")
-        for i in top[:5]:
+        # The top five's numbers stand in a column in the corner, each with a line to its point,
+        # so they never overlap however close the points are.
+        for k, i in enumerate(top[:5]):
             right.annotate(f"#{i}", (moved.error_first[i], moved.error_last[i]), fontsize=7,
-                           xytext=(3, 3), textcoords="offset points")
+                           xytext=(0.03, 0.93 - 0.075 * k), textcoords="axes fraction", va="center",
+                           arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.35"})
         both = np.concatenate([moved.error_first, moved.error_last])
         lim = [both.min(), both.max()]
         right.plot(lim, lim, color="k", lw=0.6, ls="--")
-        right.set(xlabel=f"error at epoch {moved.first_epoch}", ylabel=f"error at epoch {moved.last_epoch}",
-                  title=f"reconstruction error; the {len(top)} biggest changes in red (top 5 numbered)")
+        right.set(xlabel=f"error at epoch {moved.first_epoch}", ylabel=f"error at epoch {moved.last_epoch}")
+        right.set_title(f"reconstruction error, first vs last epoch\nred: the {len(top)} biggest changes "
+                        "(top 5 numbered)", fontsize=10)
     return fig
 
 

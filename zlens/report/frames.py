@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from zlens.report.analysis import read_epochs
-from zlens.report.colors import Coloring, label_coloring
+from zlens.report.colors import Coloring, add_label_legend, label_coloring
 from zlens.report.projection import Projection, check_method
 from zlens.report.sampling import MAX_FRAMES, count, draw_indices, spaced_epochs
 
@@ -102,29 +102,53 @@ def write_gif(frames: LatentFrames, path: str | Path, coloring: Coloring | None 
         >>> write_gif(latent_frames(run), "run/latent_motion.gif", label_coloring(run.labels, run.n_samples))
     """
     from matplotlib.animation import PillowWriter
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    coloring = coloring or label_coloring(None, frames.n_samples)
-    fig = Figure(figsize=(5.2, 5.2), dpi=80)  # a fixed layout: re-laying out every frame costs seconds
-    FigureCanvasAgg(fig)
-    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.1, top=0.93)
-    ax = fig.add_subplot()
-    xmin, xmax, ymin, ymax = frames.limits
-    ax.set(xlim=(xmin, xmax), ylim=(ymin, ymax), xlabel=frames.axis_labels[0], ylabel=frames.axis_labels[1])
-    scatter = ax.scatter(frames.points[0, :, 0], frames.points[0, :, 1], s=5, linewidths=0,
-                         c=coloring.rgba(frames.indices))
-    heading = ax.set_title("", fontsize=10)
+    fig, ax, scatter, heading = motion_figure(frames, coloring)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial.gif")
     writer = PillowWriter(fps=fps)
     with writer.saving(fig, tmp, dpi=fig.dpi):
         for f, epoch in enumerate(frames.epochs):
             scatter.set_offsets(frames.points[f])
-            heading.set_text(f"{title}, epoch {epoch}  ({f + 1}/{len(frames.epochs)})")
+            xmin, xmax, ymin, ymax = frame_limits(frames.points[f], frames.limits)
+            ax.set(xlim=(xmin, xmax), ylim=(ymin, ymax))
+            heading.set_text(f"{title}, epoch {epoch}  ({f + 1}/{len(frames.epochs)}; axes follow the points)")
             writer.grab_frame()
     tmp.replace(path)
     return path
+
+
+def motion_figure(frames: LatentFrames, coloring: Coloring | None = None):
+    """`(figure, axes, scatter, heading)` of the animation, at its first frame: the axes labelled,
+    the label colours' legend drawn, a fixed layout (re-laying out every frame costs seconds)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    coloring = coloring or label_coloring(None, frames.n_samples)
+    fig = Figure(figsize=(5.2, 5.2), dpi=80)
+    FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.1, top=0.93)
+    ax = fig.add_subplot()
+    ax.set(xlabel=frames.axis_labels[0], ylabel=frames.axis_labels[1])
+    scatter = ax.scatter(frames.points[0, :, 0], frames.points[0, :, 1], s=5, linewidths=0,
+                         c=coloring.rgba(frames.indices))
+    add_label_legend(ax, coloring)
+    heading = ax.set_title("", fontsize=10)
+    xmin, xmax, ymin, ymax = frame_limits(frames.points[0], frames.limits)
+    ax.set(xlim=(xmin, xmax), ylim=(ymin, ymax))
+    return fig, ax, scatter, heading
+
+
+def frame_limits(points: np.ndarray, whole: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """Axis limits for one frame: around this frame's points (their 1st to 99th percentile, padded),
+    so an early epoch's tight cluster fills the frame instead of sitting as a blob at the edge of
+    the whole run's extent; never wider than `whole`. The projection stays the one fitted once, so
+    directions of motion are real; the scale follows the points, as the heading says."""
+    lo = np.percentile(points, 1, axis=0)
+    hi = np.percentile(points, 99, axis=0)
+    span = np.maximum(hi - lo, 1e-6 * max(whole[1] - whole[0], whole[3] - whole[2], 1e-12))
+    lo, hi = lo - 0.15 * span, hi + 0.15 * span
+    return (max(lo[0], whole[0]), min(hi[0], whole[1]), max(lo[1], whole[2]), min(hi[1], whole[3]))
 
 
 def _epoch_span(epochs: list[int], n_captured: int) -> str:

@@ -188,14 +188,11 @@ def _scatter_section(run, pts, coloring) -> str:
             data["names"] = [text for text, _ in coloring.legend]
         else:
             data["labels"] = [str(v) for v in np.asarray(run.labels)[idx]]
-    legend = "".join(f'<div><span class="sw" style="background:{h.esc(c)}"></span>{h.esc(text)}</div>'
-                     for text, c in coloring.legend)
     parts = [h.note(pts.describe() + " Hover a point for its sample index and label.")]
     if not keep.all():
         parts.append(h.note(f"{count((~keep).sum())} points have non-finite coordinates and are not drawn.", "warn"))
     plot = ('<div class="row"><div class="plot"><canvas id="zl-scatter" class="plot-canvas" '
-            f'aria-label="latent scatter"></canvas><div id="zl-tip"></div></div>'
-            f'<div class="legend"><strong>{h.esc(coloring.title)}</strong>{legend}</div></div>')
+            f'aria-label="latent scatter"></canvas><div id="zl-tip"></div></div>{_legend(coloring)}</div>')
     return h.section("latent", f"Latent space, epoch {pts.epoch}", *parts, plot,
                      h.json_block("zl-scatter-data", data))
 
@@ -213,9 +210,17 @@ def _motion_section(frames, coloring, gif_path) -> str:
                 '<input id="zl-slider" type="range" min="0" value="0" step="1" aria-label="epoch">'
                 '<span id="zl-epoch"></span></div>')
     gif = h.note(f"The same animation as a GIF beside this page: {gif_path.name}.") if gif_path else ""
-    return h.section("motion", "How the latent space moved", h.note(frames.describe()), controls,
-                     '<canvas id="zl-motion" class="plot-canvas" aria-label="latent animation"></canvas>', gif,
+    plot = ('<div class="row"><div class="plot"><canvas id="zl-motion" class="plot-canvas" '
+            f'aria-label="latent animation"></canvas></div>{_legend(coloring)}</div>')
+    return h.section("motion", "How the latent space moved", h.note(frames.describe()), controls, plot, gif,
                      h.json_block("zl-frames-data", data))
+
+
+def _legend(coloring) -> str:
+    """The colours' legend beside a canvas: what each colour means."""
+    rows = "".join(f'<div><span class="sw" style="background:{h.esc(c)}"></span>{h.esc(text)}</div>'
+                   for text, c in coloring.legend)
+    return f'<div class="legend"><strong>{h.esc(coloring.title)}</strong>{rows}</div>'
 
 
 def _reconstruction_section(run, kind) -> str:
