@@ -63,3 +63,27 @@ def test_an_existing_run_names_resume_and_overwrite_before_tensorflow_loads(tmp_
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((tmp_path / "r/run.json").read_text())["epochs_done"] == 2
 
+
+
+def test_a_killed_relative_run_resumes_from_another_folder(tmp_path):
+    import signal
+    import time
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([sys.executable, "-m", "zlens", "train", "--out", "runs/k", "--epochs", "300",
+                             "--batch-size", "64", "--seed", "0", "--quiet"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    state_file = tmp_path / "runs/k/run.json"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if state_file.exists() and json.loads(state_file.read_text())["epochs_done"] >= 1:
+            break
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = json.loads(state_file.read_text())["epochs_done"]
+    resumed = zlens("train", "--resume", "k", "--epochs", done + 1, "--quiet", cwd=tmp_path / "runs", home=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    state = json.loads(state_file.read_text())
+    assert state["status"] == "finished" and [r["epoch"] for r in state["history"]] == list(range(done + 1))
