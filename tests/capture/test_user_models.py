@@ -179,3 +179,12 @@ def test_a_model_with_no_findable_latent_gets_one_line():
     assert "\n" not in str(err.value)
     run = zlens.fit(Plain(), np.zeros((10, 6), "float32"), epochs=1, latent="a", batch_size=4)  # an attribute path: fine
     assert run.z().shape == (10, 4)
+
+
+def test_recon_error_asked_of_a_classifier_is_refused_in_one_line(x_784):
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(4, name="embedding"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ModelError, match=r"recon_error.*shapes differ.*leave 'recon_error' out") as err:
+        zlens.fit(model, x_784, y=np.arange(203) % 3, taps=("z", "recon_error"), epochs=1)
+    assert "\n" not in str(err.value)

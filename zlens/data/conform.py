@@ -30,16 +30,11 @@ def preprocessing_record(x, sample_shape, scale_factor: float | None) -> dict[st
         >>> preprocessing_record(np.array([[0.0, 0.5], [1.0, 0.25]], "float32"), (2,), None)
         {'sample_shape': [2], 'scale_factor': None, 'range': [0.0, 1.0]}
     """
-    lo = hi = None
     values = x.x if isinstance(x, DataSource) and not x.chunked else x
+    seen = None
     if isinstance(values, np.ndarray):
-        factor = x.scale_factor if isinstance(x, DataSource) and x.lazy else None
-        for chunk in row_chunks(values):
-            chunk = chunk if factor is None else _as_float32(chunk, factor)
-            lo = float(chunk.min()) if lo is None else min(lo, float(chunk.min()))
-            hi = float(chunk.max()) if hi is None else max(hi, float(chunk.max()))
-    return {"sample_shape": [int(s) for s in sample_shape], "scale_factor": scale_factor,
-            "range": None if lo is None else [lo, hi]}
+        seen = list(_value_range(values, x.scale_factor if isinstance(x, DataSource) and x.lazy else None))
+    return {"sample_shape": [int(s) for s in sample_shape], "scale_factor": scale_factor, "range": seen}
 
 
 def conform(source: DataSource, record: dict[str, Any] | None, *, as_given: bool = False) -> tuple[DataSource, str]:
@@ -70,7 +65,7 @@ def conform(source: DataSource, record: dict[str, Any] | None, *, as_given: bool
         return _scaled(source, None), "; ".join(notes)
     lo, hi = record["range"]
     factor = record.get("scale_factor")
-    mn, mx = _value_range(source)
+    mn, mx = _value_range(source.x)
     if np.dtype(source.original_dtype).kind in "iub" and factor is not None:
         use = factor  # stored integers: training scaled them by this, always
     elif _within(mn, mx, lo, hi):
@@ -102,9 +97,11 @@ def _scaled(source: DataSource, factor: float | None) -> DataSource:
                       scaled=factor is not None, original_dtype=source.original_dtype, scale_factor=factor)
 
 
-def _value_range(source: DataSource) -> tuple[float, float]:
+def _value_range(values: np.ndarray, factor: float | None = None) -> tuple[float, float]:
+    """The smallest and largest of `values` (times `factor`, when given), read chunk by chunk."""
     lo = hi = None
-    for chunk in row_chunks(source.x):
+    for chunk in row_chunks(values):
+        chunk = chunk if factor is None else _as_float32(chunk, factor)
         lo = float(chunk.min()) if lo is None else min(lo, float(chunk.min()))
         hi = float(chunk.max()) if hi is None else max(hi, float(chunk.max()))
     return lo, hi
