@@ -115,6 +115,9 @@ def test_errors_name_the_problem_and_fix(tmp_path):
     run = new_run(tmp_path / "run")
     with pytest.raises(RunError, match="already exists and is not empty.*overwrite=True"):
         new_run(tmp_path / "run")
+    with pytest.raises(RunError, match=r"is in use by another process \(pid \d+ on "):
+        new_run(tmp_path / "run", overwrite=True)  # its writer still holds it
+    run.release()
     replaced = new_run(tmp_path / "run", overwrite=True, seed=1)
     assert replaced.run_json["seed"] == 1 and replaced.epochs_done == 0
     (tmp_path / "empty").mkdir()

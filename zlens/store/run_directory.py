@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from zlens.errors import RunError
+from zlens.store.run_lock import LOCK_NAME, RunLock
 
 FORMAT = "zlens-run"
 VERSION = 1
@@ -28,6 +29,11 @@ METRICS_CSV = "metrics.csv"
 CHECKPOINTS = "checkpoints"
 MODEL = "model.keras"
 LATENTS = "latents.zarr"
+REPORT_FILES = ("report.html", "latent_motion.gif")
+# What a run folder holds (beside temp files): `--overwrite` replaces only a folder made of these.
+RUN_ENTRIES = frozenset({RUN_JSON, METRICS_CSV, CHECKPOINTS, MODEL, LATENTS, LOCK_NAME, *REPORT_FILES})
+# run.json's fields every reader relies on, with the type each must have.
+REQUIRED_FIELDS = {"config": dict, "data": dict, "status": str, "epochs_done": int, "history": list}
 
 
 def _now() -> str:
@@ -150,6 +156,7 @@ class RunDirectory:
         """Wrap a folder and its parsed run.json; use `create` or `open` instead of calling this."""
         self._path = run_path(path)
         self._run = run_json
+        self._lock: RunLock | None = None
 
     # ----------------------------------------------------------------- create / open
     @classmethod
@@ -163,15 +170,16 @@ class RunDirectory:
             data: the data fingerprint (shape, dtype, hash...).
             seed: the random seed.
             versions: library versions, e.g. {"zlens": ..., "tensorflow": ...}.
-            overwrite: remove an existing non-empty folder first instead of refusing.
+            overwrite: replace the zlens run already in the folder instead of refusing (a folder
+                that is not a zlens run is never replaced).
+
+        The returned directory holds the run's lock (`RunLock`) until `release`: a second
+        process that opens the run to write it is refused, naming this one.
 
         Example:
             >>> run = RunDirectory.create(tmp / "run", config={}, data={}, seed=0, versions={})  # doctest: +SKIP
         """
         path = cls.check_new(path, overwrite=overwrite)
-        if path.is_dir() and any(path.iterdir()):
-            shutil.rmtree(path)
-        (path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
         now = _now()
         run = {
             "format": FORMAT, "version": VERSION,
@@ -180,15 +188,28 @@ class RunDirectory:
             "status": "running", "reason": None, "created": now, "updated": now,
             "epochs_done": 0, "checkpoint": None, "checkpoint_epoch": None, "history": [],
         }
+        path.mkdir(parents=True, exist_ok=True)
         self = cls(path, run)
-        self._write()
+        self._lock = RunLock.acquire(path)
+        try:
+            if overwrite:
+                not_run = _not_a_run(path)  # asked again: another process may have changed it meanwhile
+                if not_run:
+                    raise RunError(f"{str(path)!r} is not a zlens run directory ({not_run}): not replaced.")
+                _remove_run_files(path)
+            (path / CHECKPOINTS).mkdir(exist_ok=True)
+            self._write()
+        except BaseException:
+            self.release()
+            raise
         return self
 
     @staticmethod
     def check_new(path: str | Path, *, overwrite: bool = False) -> Path:
         """The absolute run folder `create` would make at `path`, or a `RunError` saying why it
-        cannot (a file is there; a non-empty folder is there and `overwrite` is off): cheap, so
-        the CLI asks before TensorFlow loads.
+        cannot (a file is there; a non-empty folder is there and `overwrite` is off, or it is not
+        a zlens run, or another process is writing it): cheap, so the CLI asks before TensorFlow
+        loads. Nothing is created or changed.
 
         Example:
             >>> RunDirectory.check_new("runs/new").name      # doctest: +SKIP
@@ -201,6 +222,12 @@ class RunDirectory:
             raise RunError(f"Run directory {str(path)!r} already exists and is not empty: continue it "
                            f"(CLI: zlens train --resume {str(path)!r}; Python: zlens.resume), choose another "
                            "path, or replace it (CLI: --overwrite; Python: overwrite=True).")
+        if path.is_dir() and any(path.iterdir()):
+            not_run = _not_a_run(path)
+            if not_run:
+                raise RunError(f"{str(path)!r} is not a zlens run directory ({not_run}): overwrite replaces only "
+                               "a run; choose another path, or move that folder's files away yourself.")
+            RunLock.check_free(path)
         return path
 
     @classmethod
@@ -224,7 +251,18 @@ class RunDirectory:
         if run.get("version") != VERSION:
             raise RunError(f"{str(path)!r} has run format version {run.get('version')!r}; "
                            f"this zlens reads version {VERSION}: upgrade zlens.")
+        _check_fields(run, path / RUN_JSON)
         return cls(path, run)
+
+    def lock(self) -> None:
+        """Take the run's lock to write it (`resume` does); `RunError` if another process holds it."""
+        if self._lock is None or not self._lock.held:
+            self._lock = RunLock.acquire(self._path)
+
+    def release(self) -> None:
+        """Let the run's lock go: another process may write the run now."""
+        if self._lock is not None:
+            self._lock.release()
 
     # ----------------------------------------------------------------- readers
     @property
@@ -300,6 +338,22 @@ class RunDirectory:
             return self.checkpoint_path
         raise RunError(f"{str(self._path)!r} has neither {MODEL} nor a checkpoint: no model to load "
                        "(the run stopped before its first epoch was committed).")
+
+    def resumable_checkpoint(self) -> Path:
+        """The checkpoint a resume continues from, or a `RunError` naming what is missing.
+
+        Example:
+            >>> RunDirectory.open("runs/digits").resumable_checkpoint().name   # doctest: +SKIP
+            'epoch-00019.keras'
+        """
+        checkpoint = self.checkpoint_path
+        if checkpoint is None or not checkpoint.is_file():
+            named = "names no checkpoint" if checkpoint is None else \
+                f"names the checkpoint {str(checkpoint)!r}, which is missing"
+            raise RunError(f"{str(self._path / RUN_JSON)!r} {named}: the run cannot continue from epoch "
+                           f"{self.epochs_done - 1}. Its committed latents still read; to train again, start the "
+                           "run anew (CLI: --overwrite; Python: overwrite=True).")
+        return checkpoint
 
     def checkpoint_path_for(self, epoch: int) -> Path:
         """The checkpoint file for the end of `epoch`.
@@ -388,9 +442,11 @@ class RunDirectory:
 
     # ----------------------------------------------------------------- internals
     def _write(self) -> None:
+        """metrics.csv, then run.json: a kill between the two leaves metrics.csv one epoch ahead of
+        run.json (that epoch is redone on resume, which rewrites both), never behind it."""
         self._run["updated"] = _now()
-        atomic_write_text(self._path / RUN_JSON, json.dumps(self._run, indent=2, allow_nan=False) + "\n")
         atomic_write_text(self._path / METRICS_CSV, metrics_csv_text(self._run["history"]))
+        atomic_write_text(self._path / RUN_JSON, json.dumps(self._run, indent=2, allow_nan=False) + "\n")
 
     def _delete_stale_temp_files(self) -> None:
         """Remove temp files a killed writer left; only the (single) writer calls this."""
@@ -409,3 +465,51 @@ class RunDirectory:
 
     def __repr__(self) -> str:
         return f"RunDirectory({str(self._path)!r}, status={self.status!r}, epochs_done={self.epochs_done})"
+
+
+def _not_a_run(path: Path) -> str | None:
+    """Why the non-empty folder `path` is not a zlens run (None when it is one, or the start of
+    one that was stopped before its run.json was first written)."""
+    foreign = [e.name for e in path.iterdir() if e.name not in RUN_ENTRIES and not _is_temp_file(e.name)]
+    if foreign:
+        shown = ", ".join(sorted(foreign)[:3]) + (", ..." if len(foreign) > 3 else "")
+        return f"it holds {shown}"
+    if not (path / RUN_JSON).is_file():
+        has_data = any((path / name).exists() for name in (METRICS_CSV, MODEL, LATENTS, *REPORT_FILES))
+        return f"no {RUN_JSON}" if has_data else None
+    try:
+        run = json.loads((path / RUN_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"its {RUN_JSON} cannot be read"
+    if not isinstance(run, dict) or run.get("format") != FORMAT:
+        return f"its {RUN_JSON} has no format={FORMAT!r}"
+    return None
+
+
+def _is_temp_file(name: str) -> bool:
+    return name.startswith(".") and (name.endswith(".tmp") or name.endswith(".tmp.keras"))
+
+
+def _remove_run_files(path: Path) -> None:
+    """Delete a run's files from `path`, keeping the lock file this process holds."""
+    for entry in path.iterdir():
+        if entry.name == LOCK_NAME:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _check_fields(run: dict[str, Any], file: Path) -> None:
+    """`RunError` naming the first field of run.json that is missing or of the wrong type."""
+    for name, kind in REQUIRED_FIELDS.items():
+        value = run.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            what = "is missing" if name not in run else f"is {type(value).__name__}, not {kind.__name__}"
+            raise RunError(f"{str(file)!r} is damaged: its field {name!r} {what}. Restore the file from a copy, "
+                           "or start the run again (CLI: --overwrite; Python: overwrite=True).")
+    if run["status"] not in STATUSES or run["epochs_done"] < 0 or len(run["history"]) < run["epochs_done"] \
+            or not all(isinstance(row, dict) and isinstance(row.get("epoch"), int) for row in run["history"]):
+        raise RunError(f"{str(file)!r} is damaged: its status, epochs_done and history do not agree. Restore the "
+                       "file from a copy, or start the run again (CLI: --overwrite; Python: overwrite=True).")
