@@ -18,7 +18,7 @@ def open_run(path: str | Path) -> Run:
         >>> run.z(epoch=-1).shape
     """
     directory = RunDirectory.open(path)
-    store = LatentStore.open(directory.latents_path, mode="r")
     n = directory.epochs_done
+    store = LatentStore.open(directory.latents_path, mode="r", last_epoch=n - 1)
     history = [row for row in directory.history if row["epoch"] < n]
     return Run(store, history, directory=directory)

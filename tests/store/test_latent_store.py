@@ -163,7 +163,7 @@ def test_open_reads_no_array_data(tmp_path, monkeypatch):
     """1000 epochs of 1,000,000 x 32 (declared, never written): open must touch root metadata only."""
     n, path = 1_000_000, tmp_path / "big.zarr"
     store = LatentStore.create(path, n_samples=n, taps={"z": (32,)}, kinds=["in-flight"])
-    store.array("z").resize((1000, n, 32))
+    store.group["in-flight/z"].resize((1000, n, 32))
     store.group["epochs"].resize((1000,))
     store.group.update_attributes({"committed": 1000, "epochs": list(range(1000))})
 

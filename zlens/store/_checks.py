@@ -95,3 +95,22 @@ def check_values(
                 raise RunError(f"Tap {tap!r} ({kind}) must hold real numbers; got dtype {value.dtype}.")
             out[kind][tap] = value.astype(dtype, copy=False)
     return out
+
+
+def nonfinite_rows(rows: np.ndarray) -> int:
+    """How many rows of `rows` (one sample each) hold a NaN or an infinity.
+
+    A finite block costs one sum (NaN and infinities carry through it); only a block whose sum is
+    not finite is looked at row by row (a sum of large finite values may overflow).
+
+    Example:
+        >>> nonfinite_rows(np.array([[0.0, 1.0], [np.nan, 2.0], [np.inf, 3.0]]))
+        2
+    """
+    rows = np.asarray(rows)
+    if rows.dtype.kind != "f" or rows.size == 0:
+        return 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(rows, axis=None)):
+            return 0
+    return int((~np.isfinite(rows.reshape(len(rows), -1))).any(axis=1).sum())

@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 import zarr
 from zarr.abc.store import Store
+from zarr.codecs import Crc32cCodec, ZstdCodec
 from zarr.storage import LocalStore, MemoryStore
 
 from zlens.errors import RunError
-from zlens.store._checks import KINDS, check_kinds, check_labels, check_taps, check_values
+from zlens.store._checks import KINDS, check_kinds, check_labels, check_taps, check_values, nonfinite_rows
+from zlens.store.checked_array import CheckedArray
 
 FORMAT = "zlens-latents"
 VERSION = 1
@@ -39,6 +41,13 @@ def rows_per_chunk(n_samples: int, row_shape: tuple[int, ...], itemsize: int) ->
     """
     row_bytes = max(1, int(np.prod(row_shape, dtype=np.int64)) * itemsize)
     return int(max(1, min(n_samples, CHUNK_BYTES // row_bytes)))
+
+
+def _codecs(location: Location | None) -> dict[str, Any]:
+    """Compression and a CRC-32C checksum of every chunk for a store on disk, so a damaged chunk
+    file is an error when it is read, never numbers (Zarr v3's `crc32c` codec, outermost: it
+    covers the bytes as stored). In memory: neither."""
+    return {"compressors": None} if location is None else {"compressors": [ZstdCodec(level=0), Crc32cCodec()]}
 
 
 def _as_store(location: Location | None, *, create: bool) -> Store:
@@ -86,15 +95,16 @@ class LatentStore:
         ([0], (3, 2))
     """
 
-    def __init__(self, group: zarr.Group) -> None:
+    def __init__(self, group: zarr.Group, last_epoch: int | None = None) -> None:
         """Wrap an opened zlens group; use `create` or `open` instead of calling this."""
         self._group = group
         attrs = group.attrs.asdict()
         self._n_samples = int(attrs["n_samples"])
         self._taps = {name: tuple(row) for name, row in attrs["taps"].items()}
         self._kinds = list(attrs["kinds"])
-        self._committed = int(attrs["committed"])
-        self._epochs = [int(e) for e in attrs["epochs"]]
+        self._epochs = [int(e) for e in attrs["epochs"] if last_epoch is None or int(e) <= last_epoch]
+        self._committed = len(self._epochs)
+        self._nonfinite = {int(e): dict(v) for e, v in attrs.get("nonfinite", {}).items()}
         self._handles: dict[str, zarr.Array] = {}  # arrays opened for writing (see `_writable`)
 
     # ----------------------------------------------------------------- create / open
@@ -152,32 +162,35 @@ class LatentStore:
                     name,
                     shape=(0, n_samples, *row),
                     chunks=(1, rows_per_chunk(n_samples, row, dtype.itemsize), *row),
-                    dtype=dtype, compressors=None if location is None else "auto",
+                    dtype=dtype, **_codecs(location),
                     dimension_names=("epoch", "sample", *(f"{name}_{i}" for i in range(len(row)))),
                 )
         group.create_array("epochs", shape=(0,), chunks=(EPOCHS_CHUNK,), dtype="int64",
-                           dimension_names=("epoch",))
+                           dimension_names=("epoch",), **_codecs(location))
         if labels is not None:
             labels = check_labels(labels, n_samples)
             dt = str if labels.dtype.kind == "U" else labels.dtype
-            arr = group.create_array("labels", shape=labels.shape, dtype=dt, dimension_names=("sample",))
+            arr = group.create_array("labels", shape=labels.shape, dtype=dt, dimension_names=("sample",),
+                                     **_codecs(location))
             arr[:] = labels
         # Root attributes last, in ONE write (`group.attrs.update` writes zarr.json once per key):
         # a store without them is not a zlens store yet.
         group.update_attributes({
             "format": FORMAT, "version": VERSION, "n_samples": n_samples,
             "taps": {name: list(row) for name, row in taps.items()},
-            "kinds": kinds, "committed": 0, "epochs": [],
+            "kinds": kinds, "committed": 0, "epochs": [], "nonfinite": {},
         })
         return cls(group)
 
     @classmethod
-    def open(cls, location: Location, mode: str = "r") -> LatentStore:
+    def open(cls, location: Location, mode: str = "r", *, last_epoch: int | None = None) -> LatentStore:
         """Open an existing store, reading only its root attributes (no array data).
 
         Args:
             location: the store's folder or a zarr `Store`.
             mode: "r" to read, "r+" to also commit or truncate (e.g. to resume a run).
+            last_epoch: read only: show the committed epochs up to this one (a run directory
+                shows those its run.json committed; a later one is redone on resume).
 
         Example:
             >>> store = LatentStore.open("run/latents.zarr")      # doctest: +SKIP
@@ -200,7 +213,9 @@ class LatentStore:
                            f"this zlens reads version {VERSION}: upgrade zlens.")
         if mode == "r+" and isinstance(store, LocalStore):
             _remove_partial_files(Path(store.root))
-        return cls(group)
+        if mode == "r+" and last_epoch is not None:
+            raise RunError("`last_epoch` applies to a store opened to read (mode='r'); use truncate_after to drop epochs.")
+        return cls(group, last_epoch)
 
     # ----------------------------------------------------------------- readers
     @property
@@ -237,14 +252,32 @@ class LatentStore:
         # Zarr gives variable-length strings back as StringDType/object: hand out plain '<U'.
         return np.array(values.tolist(), dtype=str) if values.dtype.kind in "OUT" else values
 
-    def array(self, tap: str, kind: str = "in-flight") -> zarr.Array:
-        """The Zarr array of `tap` for lazy slicing: axis 0 is the slot, only `[:len(epochs)]` is committed.
+    @property
+    def nonfinite(self) -> dict[int, dict[str, int]]:
+        """Epochs committed with non-finite values (`on_nonfinite="record"`): epoch -> {"kind/tap":
+        rows holding a NaN or an infinity}. Empty for a run whose every value is finite.
+
+        Example:
+            >>> store.nonfinite                                   # doctest: +SKIP
+            {7: {'in-flight/z': 1797}}
+        """
+        return {e: dict(v) for e, v in self._nonfinite.items() if e in self._epochs}
+
+    def array(self, tap: str, kind: str = "in-flight") -> CheckedArray:
+        """The array of `tap` for lazy slicing: axis 0 is the slot, only `[:len(epochs)]` is
+        committed. Reading a committed slot whose chunk is missing or damaged raises `RunError`.
 
         Example:
             >>> store.array("z")[-1, :10]                         # doctest: +SKIP
         """
         self._check_tap_kind(tap, kind)
-        return self._group[f"{kind}/{tap}"]
+        return CheckedArray(self._group[f"{kind}/{tap}"], f"{kind}/{tap}", self._epochs, self._root)
+
+    @property
+    def _root(self) -> Path | None:
+        """The store's folder on disk (None in memory)."""
+        store = self._group.store
+        return Path(store.root) if isinstance(store, LocalStore) else None
 
     def slot_of(self, epoch: int) -> int:
         """The slot (index along axis 0 of `array(...)`) that holds `epoch`.
@@ -295,6 +328,43 @@ class LatentStore:
         """
         return self.array(tap, kind)[: self._committed]
 
+    def verify(self) -> list[str]:
+        """Read every committed slot of every array; one line per damaged or missing chunk, per
+        slot holding unflagged non-finite values, and per disagreement of `epochs` with the
+        root attributes (an empty list: the store is sound).
+
+        Example:
+            >>> LatentStore.open("run/latents.zarr").verify()    # doctest: +SKIP
+            []
+        """
+        problems = []
+        for kind in self._kinds:
+            for tap in self._taps:
+                array = self.array(tap, kind)
+                for slot, epoch in enumerate(self._epochs):
+                    try:
+                        bad = nonfinite_rows(array[slot])
+                    except RunError as err:
+                        problems.append(str(err))
+                        continue
+                    if bad and f"{kind}/{tap}" not in self._nonfinite.get(epoch, {}):
+                        problems.append(f"{kind}/{tap} of epoch {epoch}: {bad} rows hold NaN or infinity, "
+                                        "not flagged as recorded non-finite values.")
+        try:
+            stored = [int(e) for e in CheckedArray(self._group["epochs"], "epochs", self._epochs, self._root)
+                      [: self._committed]]
+        except RunError as err:
+            problems.append(str(err))
+        else:
+            if stored != self._epochs:
+                problems.append(f"the epochs array {stored} disagrees with the committed epochs {self._epochs}.")
+        if self._has("labels"):
+            try:
+                CheckedArray(self._group["labels"], "labels", None, self._root)[:]
+            except RunError as err:
+                problems.append(str(err))
+        return problems
+
     # ----------------------------------------------------------------- writers
     def commit_epoch(self, epoch: int, values: Mapping[str, Mapping[str, np.ndarray]], *,
                      owned: bool = False) -> None:
@@ -322,8 +392,9 @@ class LatentStore:
                            "epoch numbers increase strictly (call truncate_after(...) to redo epochs).")
         dtype = self._writable(f"{self._kinds[0]}/{next(iter(self._taps))}").dtype
         checked = check_values(values, self._kinds, self._taps, self._n_samples, dtype)
-        self._write_slot(self._committed, epoch, checked, owned=owned)
-        self._set_committed(self._epochs + [epoch])
+        nonfinite = self._write_slot(self._committed, epoch, checked, owned=owned)
+        flags = {**self._nonfinite, epoch: nonfinite} if nonfinite else self._nonfinite
+        self._set_committed(self._epochs + [epoch], flags)
 
     def truncate_after(self, epoch: int) -> None:
         """Drop every committed epoch whose number is greater than `epoch` (used to resume).
@@ -334,7 +405,7 @@ class LatentStore:
         self._check_writable()
         keep = [e for e in self._epochs if e <= int(epoch)]
         # Visibility marker first when shrinking; then free the dropped slots.
-        self._set_committed(keep)
+        self._set_committed(keep, {e: v for e, v in self._nonfinite.items() if e in keep})
         self._handles.clear()  # resized below through other handles
         for arr in self._arrays():
             if arr.shape[0] > len(keep):
@@ -370,26 +441,35 @@ class LatentStore:
             raise RunError(f"Unknown tap {tap!r}; taps in this store: {', '.join(self._taps)}.")
 
     def _write_slot(self, slot: int, epoch: int, values: Mapping[str, Mapping[str, np.ndarray]],
-                    owned: bool = False) -> None:
-        """Write one slot's data without making it visible (no attribute change)."""
+                    owned: bool = False) -> dict[str, int]:
+        """Write one slot's data without making it visible (no attribute change); return the
+        number of rows holding non-finite values per "kind/tap" (only those with any)."""
         copy = isinstance(self._group.store, MemoryStore) and not owned
+        nonfinite = {}
         for kind, taps in values.items():
             for tap, value in taps.items():
                 arr = self._writable(f"{kind}/{tap}")
                 if arr.shape[0] < slot + 1:
                     arr.resize((slot + 1, *arr.shape[1:]))
+                bad = 0
                 if hasattr(value, "blocks"):
                     for start, rows in value.blocks():
-                        arr[slot, start : start + len(rows)] = np.asarray(rows, dtype=arr.dtype)
+                        rows = np.asarray(rows, dtype=arr.dtype)
+                        bad += nonfinite_rows(rows)
+                        arr[slot, start : start + len(rows)] = rows
                 else:
+                    bad = nonfinite_rows(value)
                     # As a (1, N, ...) slab, zarr takes each whole chunk as it is instead of
                     # copying it into a fresh fill-value chunk first (60k x 32 in memory: ~15 ms
                     # -> ~2 ms). A memory store then keeps the array itself: a copy unless owned.
                     arr[slot : slot + 1] = np.array(value, dtype=arr.dtype, copy=copy or None)[None]
+                if bad:
+                    nonfinite[f"{kind}/{tap}"] = bad
         epochs = self._writable("epochs")
         if epochs.shape[0] < slot + 1:
             epochs.resize((slot + 1,))
         epochs[slot] = epoch
+        return nonfinite
 
     def _writable(self, name: str):
         """The array `name`, opened once per store for writing (each lookup re-reads its metadata;
@@ -400,11 +480,12 @@ class LatentStore:
             self._handles[name] = self._group[name].with_config({"write_empty_chunks": True})
         return self._handles[name]
 
-    def _set_committed(self, epochs: list[int]) -> None:
+    def _set_committed(self, epochs: list[int], nonfinite: dict[int, dict[str, int]]) -> None:
         # One atomic zarr.json write; `attrs.update(...)` would write once per key, and a kill
-        # between the two would leave `committed` disagreeing with `epochs`.
-        self._group.update_attributes({"committed": len(epochs), "epochs": list(epochs)})
-        self._committed, self._epochs = len(epochs), list(epochs)
+        # between them would leave `committed` disagreeing with `epochs`.
+        self._group.update_attributes({"committed": len(epochs), "epochs": list(epochs),
+                                       "nonfinite": {str(e): v for e, v in nonfinite.items()}})
+        self._committed, self._epochs, self._nonfinite = len(epochs), list(epochs), dict(nonfinite)
 
     def __repr__(self) -> str:
         return (f"LatentStore(n_samples={self._n_samples}, taps={self._taps}, kinds={self._kinds}, "
