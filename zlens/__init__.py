@@ -10,7 +10,7 @@ and reading a run's store stay quick.
 
 from importlib import import_module
 
-from zlens.errors import DataError, ModelError, RunError, ZlensError
+from zlens.errors import DataError, ModelError, NonFiniteError, RunError, ZlensError
 
 __version__ = "0.1.0"
 
@@ -25,7 +25,8 @@ _LAZY = {
 }
 _MODULES = ("models", "capture", "data", "store", "report", "plot")
 
-__all__ = [*_LAZY, *_MODULES, "ZlensError", "DataError", "ModelError", "RunError", "__version__"]
+__all__ = [*_LAZY, *_MODULES, "ZlensError", "DataError", "ModelError", "RunError", "NonFiniteError",
+           "__version__"]
 
 
 def __getattr__(name: str):

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import os
 import re
 import sys
 
+from zlens.options import NONFINITE_CHOICES
+
 EXIT_BAD_INPUT = 2
+_DISK_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
 
 DESCRIPTION = """\
 Train autoencoders and keep the complete latent matrix z of every epoch (row i = sample i).
@@ -98,7 +102,8 @@ def _add_train(sub) -> None:
                        help="where z is in your model: a layer name or an attribute such as encoder")
     model.add_argument("--encoding-dim", type=int, default=None, metavar="D", help="latent size d (default: model's)")
     model.add_argument("--learning-rate", type=float, default=None, metavar="LR",
-                       help="train with Adam at this rate (default 1e-3; with --model FILE: its own optimizer)")
+                       help="train with Adam at this rate (default 1e-3; with --model FILE: its own optimizer); "
+                            "with --resume: the optimizer's rate from there on")
     fit = train.add_argument_group("training and capture")
     fit.add_argument("--epochs", type=int, default=None, help="epochs (default 10; with --resume: the planned total)")
     fit.add_argument("--batch-size", type=int, default=256, help="samples per step (default 256)")
@@ -108,6 +113,9 @@ def _add_train(sub) -> None:
     fit.add_argument("--capture-every", type=int, default=1, metavar="K", help="keep every Kth epoch (the last always)")
     fit.add_argument("--last-only", action="store_true", help="keep only the last epoch's latents")
     fit.add_argument("--seed", type=int, default=None, help="seed for identical runs")
+    fit.add_argument("--on-nonfinite", choices=NONFINITE_CHOICES, default=None,
+                     help="when a loss or z turns NaN or infinite: stop before keeping that epoch (default; the "
+                          "run is marked failed, the epochs before stay), or record it, flagged")
     fit.add_argument("--strategy", choices=("mirrored", "multi-worker"), default=None,
                      help="train on every local GPU (mirrored) or on the machines in TF_CONFIG (multi-worker: "
                           "run the same command on each; the chief writes the run); see docs/scale-out.md")
@@ -119,7 +127,8 @@ def _add_train(sub) -> None:
                           "(default 4GiB)")
     out = train.add_argument_group("output")
     out.add_argument("--out", metavar="RUN", help="the run directory to write")
-    out.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    out.add_argument("--overwrite", action="store_true",
+                     help="replace the zlens run at --out (a folder that is not a zlens run is never replaced)")
     out.add_argument("--resume", metavar="RUN", help="continue the run at RUN from its last committed epoch")
     train.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -200,9 +209,13 @@ def _add_plot(sub) -> None:
 def _add_info(sub) -> None:
     info = sub.add_parser("info", help="what a run holds: epochs, taps, shapes, metrics, status",
                           description="Print what a run directory holds, without loading TensorFlow.",
-                          epilog=_examples("zlens info runs/digits", "zlens info runs/digits --json | jq .taps"))
+                          epilog=_examples("zlens info runs/digits", "zlens info runs/digits --json | jq .taps",
+                                           "zlens info runs/digits --verify   # exit 1 if any file is damaged"))
     info.add_argument("run", metavar="RUN", help="the run directory")
     info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.add_argument("--verify", action="store_true",
+                      help="read every file of the run: every committed epoch's latents (checksums), the checkpoint "
+                           "and model, run.json against metrics.csv and the store; exit 1 on any damage")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     parser.argv = argv
     args = parser.parse_args(argv)
-    from zlens.errors import ZlensError
+    from zlens.errors import NonFiniteError, Terminated, ZlensError
 
     try:
         from zlens import commands
@@ -220,14 +233,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zlens {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print(f"zlens {args.command}: interrupted", file=sys.stderr)
+        print(f"zlens {args.command}: interrupted{_kept(args)}", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"zlens {args.command}: terminated (SIGTERM){_kept(args)}", file=sys.stderr)
+        return 143
+    except NonFiniteError as err:
+        print(f"zlens {args.command}: stopped: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        if os.environ.get("ZLENS_DEBUG") or err.errno not in _DISK_ERRORS:
+            raise
+        where = f" writing {err.filename!r}" if err.filename else ""
+        print(f"zlens {args.command}: failed: {err.strerror}{where}: free space or choose a writable folder"
+              f"{_kept(args)}", file=sys.stderr)
+        return 1
     except Exception as err:  # a failure, not bad input: one line, the traceback on request
         if os.environ.get("ZLENS_DEBUG"):
             raise
         print(f"zlens {args.command}: failed: {type(err).__name__}: {err} (set ZLENS_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return 1
+
+
+def _kept(args) -> str:
+    """What `zlens train` tells the user after a stop: the run's committed epochs are kept."""
+    run = getattr(args, "resume", None) or getattr(args, "out", None)
+    if args.command != "train" or not run:
+        return ""
+    return f"; the committed epochs of {run} are kept: continue with zlens train --resume {run}"
 
 
 def _version() -> str:

@@ -64,10 +64,10 @@ def train(args) -> int:
         keras.optimizers.Adam(args.learning_rate or 1e-3),
         capture_every=epochs if args.last_only else args.capture_every,
         overwrite=args.overwrite, callbacks=progress, verbose=0, strategy=strategy,
-        tap_storage=args.tap_storage, memory_budget=memory_budget,
+        tap_storage=args.tap_storage, memory_budget=memory_budget, on_nonfinite=args.on_nonfinite or "stop",
         data_info={"source": source.name, "load": load, "scaled": source.scaled,
                    "original_dtype": source.original_dtype, "loaded_scale_factor": source.scale_factor,
-                   "target_load": target_load, "imports": imports},
+                   "target_load": target_load, "imports": imports, "model_file": model_file},
     )
     _say_where(run, args.quiet)
     return 0
@@ -141,25 +141,35 @@ def load_user_model(path: str, imports: list[str]):
 def _resume(args) -> int:
     from zlens.data import load_data
     from zlens.store import RunDirectory
+    from zlens.store.run_lock import RunLock
 
     directory = RunDirectory.open(args.resume)
-    load = directory.run_json.get("data", {}).get("load")
+    if args.strategy != "multi-worker":  # (a worker's run directory is the chief's to write)
+        RunLock.acquire(directory.path).release()  # can it be written, by us? before the data and TensorFlow load
+    if directory.epochs_done:
+        directory.resumable_checkpoint()
+    recorded = directory.run_json.get("data", {})
+    load = recorded.get("load")
     if load is None:
         raise ZlensError(f"{args.resume} was not written by `zlens train`; resume it from Python with zlens.resume(path, x).")
     source = load_data(**load)
-    recorded = directory.run_json.get("data", {})
     target = None if not recorded.get("target_load") else load_data(**recorded["target_load"])
     strategy = _strategy(args.strategy)  # before anything else touches TensorFlow's runtime
     import zlens
     from zlens.progress import ProgressPrinter
 
     import_model_code(recorded.get("imports") or [])  # the model's classes, before its checkpoint loads
+    model = None
+    if directory.epochs_done == 0 and recorded.get("model_file"):  # nothing committed: it starts again
+        model = load_user_model(recorded["model_file"], [])
 
     epochs = args.epochs or directory.config["epochs"]
     progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples, directory.config["batch_size"])]
     if not args.quiet:
-        print(f"zlens: resuming {args.resume} after epoch {directory.epochs_done - 1}", file=sys.stderr)
+        print(f"zlens: resuming {args.resume} after epoch {directory.epochs_done - 1}" if directory.epochs_done else
+              f"zlens: {args.resume} committed no epoch: starting it again", file=sys.stderr)
     run = zlens.resume(args.resume, _samples(source), None if target is None else target.to_numpy(), epochs=epochs,
+                       learning_rate=args.learning_rate, on_nonfinite=args.on_nonfinite, model=model,
                        callbacks=progress, verbose=0, strategy=strategy)
     _say_where(run, args.quiet)
     return 0
@@ -267,9 +277,11 @@ def plot(args) -> int:
 
 
 def info(args) -> int:
-    """`zlens info`: what a run holds."""
+    """`zlens info`: what a run holds; with `--verify`, whether every file of it is whole (exit 1 if not)."""
     import zlens
 
+    if args.verify:
+        return _verify(args)
     summary = zlens.open_run(args.run).summary()
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -280,12 +292,35 @@ def info(args) -> int:
     print(f"epochs    {summary['epochs_done']} trained; latents of {len(summary['captured_epochs'])} "
           f"captured: {_ranges(summary['captured_epochs'])}")
     print(f"kinds     {', '.join(summary['kinds'])}")
+    if summary["nonfinite_epochs"]:
+        print(f"nonfinite {_ranges(summary['nonfinite_epochs'])} (kept with NaN or infinite values)")
     print("taps      " + ", ".join(f"{t} {tuple(s)}" for t, s in summary["taps"].items()))
     last = summary["last_metrics"]
     if last:
         print("last      " + "  ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in last.items()))
     print(f"latents   {summary['latents']}")
     return 0
+
+
+def _verify(args) -> int:
+    """`zlens info RUN --verify`: each note and problem on a line of its own, then the verdict."""
+    from zlens.store.verify import verify_run
+
+    verdict = verify_run(args.run)
+    if args.json:
+        print(json.dumps({"path": str(verdict.path), "sound": verdict.sound, "problems": verdict.problems,
+                          "notes": verdict.notes, "slots_checked": verdict.slots_checked}, indent=2))
+        return 0 if verdict.sound else 1
+    for note in verdict.notes:
+        print(f"note: {note}")
+    for problem in verdict.problems:
+        print(f"damaged: {problem}")
+    if verdict.sound:
+        print(f"zlens: {verdict.path} is sound ({verdict.slots_checked} latent matrices read, checksums match)")
+        return 0
+    print(f"zlens: {verdict.path} has {len(verdict.problems)} problem(s); see docs/integrity.md for what to do",
+          file=sys.stderr)
+    return 1
 
 
 def _say_where(run, quiet: bool) -> None:

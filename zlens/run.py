@@ -64,6 +64,12 @@ class Run:
         """The labels given to `fit`, one per sample, or None."""
         return self._store.labels
 
+    @property
+    def nonfinite(self) -> dict[int, dict[str, int]]:
+        """Epochs kept with NaN or infinite values (trained with `on_nonfinite="record"`): epoch ->
+        {"kind/tap": rows holding them}. Empty when every captured value is finite."""
+        return self._store.nonfinite
+
     def tap(self, name: str, epoch: int = -1, kind: str | None = None) -> np.ndarray:
         """The (N, ...) matrix of tap `name` at `epoch` (an epoch number, or -1 for the last)."""
         return self._store.read(name, epoch=epoch, kind=self._kind(kind))
@@ -161,6 +167,7 @@ class Run:
             "labelled": self.labels is not None,
             "epochs_done": len(history),
             "captured_epochs": self.epochs,
+            "nonfinite_epochs": sorted(self.nonfinite),
             "kinds": list(self.kinds),
             "taps": {k: list(v) for k, v in self.taps.items()},
             "last_metrics": {k: v for k, v in (history[-1] if history else {}).items() if k != "epoch"},

@@ -97,7 +97,9 @@ class RunWriter:
 
     def finish(self, model, status: str = "finished", reason: str | None = None) -> None:
         """Wait for the queued writes, save the final model and mark the run finished (or failed,
-        with the reason). A queued write that failed fails the run, and is raised."""
+        with the reason), then let the run's lock go. A queued write that failed fails the run,
+        and is raised. When marking a failed run cannot be written (a full disk), the error that
+        failed it is the one raised: the committed epochs are whole either way."""
         failed_write = None
         try:
             self.flush()
@@ -107,10 +109,21 @@ class RunWriter:
                 status, reason = "failed", f"{type(err).__name__}: {err}"
         finally:
             self.close()
-        if self.directory is not None:
+        if self.directory is None:
+            if failed_write is not None:
+                raise failed_write
+            return
+        try:
             if status == "finished":
                 save_model(model, self.directory.model_path)
+                reason = reason or _nonfinite_note(self.store.nonfinite)
             self.directory.set_status(status, reason)
+        except OSError as err:
+            if status == "finished":  # the final model could not be saved: the run did not finish
+                _try_set_status(self.directory, "failed", f"{type(err).__name__}: {err}")
+                raise
+        finally:
+            self.directory.release()
         if failed_write is not None:
             raise failed_write
 
@@ -175,6 +188,23 @@ def load_model(path) -> keras.Model:
     import zlens.models  # noqa: F401
 
     return keras.models.load_model(path)
+
+
+def _try_set_status(directory: RunDirectory, status: str, reason: str) -> None:
+    """Mark the run, if the disk lets us (a full disk may not take even run.json)."""
+    try:
+        directory.set_status(status, reason)
+    except OSError:
+        pass
+
+
+def _nonfinite_note(nonfinite: dict[int, dict[str, int]]) -> str | None:
+    """The reason a run that recorded non-finite values finished with, or None."""
+    if not nonfinite:
+        return None
+    epochs = sorted(nonfinite)
+    shown = ", ".join(map(str, epochs[:5])) + (", ..." if len(epochs) > 5 else "")
+    return f"non-finite values recorded (on_nonfinite='record') in epoch(s) {shown}: see run.nonfinite"
 
 
 def _plain(value):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
+import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,13 +25,18 @@ from zlens.data.feed import RESIDENT_BYTES, prepare_training_data, sample_shape_
 from zlens.data.fingerprint import array_fingerprint
 from zlens.data.validate import check_labels
 from zlens.distribute import check_built_under, placement, resolve_strategy
-from zlens.errors import ModelError, RunError, ZlensError
+from zlens.errors import ModelError, NonFiniteError, RunError, Terminated, ZlensError
 from zlens.models.pair import EncoderDecoder
+from zlens.options import MODEL_NAMES, check_nonfinite_choice
 from zlens.run import Run
 from zlens.run_writer import RunWriter, load_model
+from zlens.signals import terminate_on_sigterm
 from zlens.store import LatentStore, RunDirectory
 
 DEFAULT_TAPS = ("z", "recon_error")
+# What `data_info` may record of where the data came from (kept when a run starts again).
+DATA_INFO_KEYS = ("source", "load", "scaled", "original_dtype", "loaded_scale_factor", "target_load", "imports",
+                  "model_file")
 MAX_STEPS_PER_EXECUTION = 64
 
 
@@ -60,6 +66,7 @@ def fit(
     strategy=None,
     tap_storage: str = "auto",
     memory_budget: int | None = None,
+    on_nonfinite: str = "stop",
 ) -> Run:
     """Train an autoencoder on `x` and return its `Run`: z of every epoch, row i = sample i.
 
@@ -108,6 +115,11 @@ def fit(
             (a scratch file: memory bounded whatever N) or "auto" (default: "device" when the
             buffers fit `memory_budget`, else "stream"). Same z either way.
         memory_budget: bytes the capture buffers may take on the device under "auto" (4 GiB).
+        on_nonfinite: what a NaN or infinite loss or captured value does: "stop" (default) ends
+            training at the end of that epoch without committing it, marks `run_dir` failed with
+            the reason and raises `zlens.NonFiniteError`; every earlier epoch stays committed and
+            resumable (`zlens.resume(run_dir, x, learning_rate=...)`). "record" keeps going and
+            commits such epochs, flagged in `run.nonfinite`.
 
     Example:
         >>> from sklearn.datasets import load_digits
@@ -120,6 +132,7 @@ def fit(
         raise ZlensError(f"epochs must be an integer >= 1; got {epochs!r}.")
     if capture not in CAPTURE_CHOICES:
         raise ZlensError(f"capture must be one of {', '.join(CAPTURE_CHOICES)}; got {capture!r}.")
+    check_nonfinite_choice(on_nonfinite)
     strategy = resolve_strategy(strategy)
     place = placement(strategy)
     kinds = CAPTURE_CHOICES[capture]
@@ -145,9 +158,10 @@ def fit(
         "latent": tapped.latent, "taps": list(tapped.taps), "encoding_dim": encoding_dim,
         "epochs": epochs, "batch_size": batch_size, "capture": capture, "capture_every": capture_every,
         "optimizer": keras.optimizers.serialize(tapped.optimizer)["config"],
+        "optimizer_class": keras.optimizers.serialize(tapped.optimizer)["class_name"],
         "jit_compile": tapped.jit_compile, "steps_per_execution": tapped.steps_per_execution,
         "strategy": _strategy_name(strategy), "replicas": place.replicas, "workers": place.workers,
-        "tap_storage": storage,
+        "tap_storage": storage, "on_nonfinite": on_nonfinite,
     }
     tapped._attach_recorder(data, kinds, storage)
     preprocess = preprocessing_record(data.x, tapped.plan.sample_shape, _scale_factor(x, data_info))
@@ -158,10 +172,15 @@ def fit(
             run_dir, config=config, seed=seed, versions=versions(), overwrite=overwrite,
             data={**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess, **(data_info or {})},
         )
-        writer = RunWriter.to_directory(directory, tapped, data, kinds, labels)
+        try:
+            writer = RunWriter.to_directory(directory, tapped, data, kinds, labels)
+        except BaseException as err:
+            directory.set_status("failed", _failure_reason(err))
+            directory.release()
+            raise
     run = _train(tapped, data, writer, epochs=epochs, initial_epoch=0, seed=seed, capture=capture,
                  capture_every=capture_every, callbacks=callbacks, verbose=verbose,
-                 validation_data=validation_data, tap_storage=storage)
+                 validation_data=validation_data, tap_storage=storage, on_nonfinite=on_nonfinite)
     run.preprocessing = preprocess
     return run
 
@@ -172,6 +191,9 @@ def resume(
     y=None,
     *,
     epochs: int | None = None,
+    learning_rate: float | None = None,
+    on_nonfinite: str | None = None,
+    model=None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
     validation_data=None,
@@ -180,26 +202,76 @@ def resume(
     """Continue a run directory from its last committed epoch, on the same data `x`.
 
     The latent history and metrics continue without a gap or a duplicate epoch; `epochs`
-    (the new total) defaults to the run's planned epochs. `strategy` as in `fit` (it may differ
+    (the new total) defaults to the run's planned epochs. `learning_rate` sets the optimizer's
+    rate from here on (after a run diverged, say). A run stopped before its first epoch was
+    committed starts again from scratch, with its recorded settings: a model built by name is
+    built again; your own model must be passed as `model`. `strategy` as in `fit` (it may differ
     from the first run's: z is aligned by sample index whatever the replicas); under
-    "multi-worker" every worker calls `resume` and reads `run_dir` (a folder they all see),
-    and only the chief writes to it.
+    "multi-worker" every worker calls `resume` and reads `run_dir` (a folder they all see), and
+    only the chief writes to it. While it trains, no other process can write the run.
 
     Example:
         >>> run = zlens.resume("runs/digits", x)   # after a crash, or to train longer
+        >>> run = zlens.resume("runs/digits", x, learning_rate=1e-4)   # after it diverged
     """
     directory = RunDirectory.open(run_dir)
     config = directory.config
     total = epochs if epochs is not None else config["epochs"]
+    on_nonfinite = check_nonfinite_choice(on_nonfinite or config.get("on_nonfinite", "stop"))
     done = directory.epochs_done
-    if done == 0 or directory.checkpoint_path is None:
-        raise RunError(f"{run_dir} has no committed epoch to resume from; start it again with overwrite.")
+    if done == 0:
+        return _restart(directory, x, y, model=model, epochs=total, learning_rate=learning_rate,
+                        on_nonfinite=on_nonfinite, callbacks=callbacks, verbose=verbose,
+                        validation_data=validation_data, strategy=strategy)
     if total <= done and directory.status == "finished":
         raise RunError(f"{run_dir} already finished {done} epochs; pass a larger epochs= to train longer.")
     strategy = resolve_strategy(strategy)
     place = placement(strategy)
-    with _scope(strategy):
-        tapped = load_model(directory.checkpoint_path)
+    if place.chief:
+        directory.lock()  # before anything is read to be written again
+    try:
+        tapped = _load_checkpoint(directory, strategy)
+        data = _resumed_data(directory, tapped, x, y, strategy, check=place.chief)
+        if learning_rate is not None:
+            _set_learning_rate(tapped, learning_rate)
+        storage = config.get("tap_storage", "device")
+        kinds = tuple(LatentStore.open(directory.latents_path).kinds)
+        tapped._attach_recorder(data, kinds, storage)
+        if place.chief:
+            changes = {"epochs": total, "on_nonfinite": on_nonfinite}
+            if learning_rate is not None:
+                changes["optimizer"] = keras.optimizers.serialize(tapped.optimizer)["config"]
+            directory.update_config(**changes)
+            directory.set_status("running")
+            writer = RunWriter.resume(directory)
+        else:
+            writer = RunWriter.in_memory(tapped, data, kinds, chief=False)
+    except BaseException:
+        directory.release()
+        raise
+    return _train(tapped, data, writer, epochs=total, initial_epoch=done, seed=directory.run_json.get("seed"),
+                  capture=config["capture"], capture_every=config["capture_every"], callbacks=callbacks,
+                  verbose=verbose, validation_data=validation_data, tap_storage=storage, on_nonfinite=on_nonfinite)
+
+
+def _load_checkpoint(directory: RunDirectory, strategy) -> TappedAutoencoder:
+    """The model as the run's last committed epoch left it, or a `RunError` naming the missing or
+    damaged checkpoint file."""
+    checkpoint = directory.resumable_checkpoint()
+    try:
+        with _scope(strategy):
+            return load_model(checkpoint)
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise RunError(f"the checkpoint {str(checkpoint)!r} cannot be loaded ({type(err).__name__}: "
+                       f"{str(err).splitlines()[0] if str(err) else ''}): it is damaged. `zlens info --verify "
+                       f"{directory.path}` checks the whole run; to train again, start the run anew "
+                       "(CLI: --overwrite; Python: overwrite=True).") from None
+
+
+def _resumed_data(directory: RunDirectory, tapped, x, y, strategy, *, check: bool):
+    """The training data of a resumed run, checked against what the run was trained on."""
+    run_dir = directory.path
+    config = directory.config
     recorded = directory.run_json.get("data", {})
     if (y is None) != ("target" not in recorded):
         raise RunError(f"{run_dir} was trained {'on a target y' if y is None else 'with no target'}: "
@@ -207,7 +279,7 @@ def resume(
     data = prepare_training_data(x, y, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
                                  input_shape=tapped.plan.sample_shape,
                                  resident_bytes=RESIDENT_BYTES if strategy is None else 0)
-    if place.chief and recorded.get("sha256") and data.x is not None:
+    if check and recorded.get("sha256") and data.x is not None:
         now = fingerprint(data.x)
         if now["sha256"] != recorded["sha256"]:
             raise RunError(f"the data differs from the data {run_dir} was trained on (content hash mismatch).")
@@ -216,34 +288,76 @@ def resume(
         if now.get("scale_factor") != recorded.get("scale_factor"):
             raise RunError(f"the data is scaled by {now.get('scale_factor')} but {run_dir} was trained on it "
                            f"scaled by {recorded.get('scale_factor')}; load it as it was loaded then.")
-    storage = config.get("tap_storage", "device")
-    kinds = tuple(LatentStore.open(directory.latents_path).kinds)
-    tapped._attach_recorder(data, kinds, storage)
-    if place.chief:
-        if total != config["epochs"]:
-            directory.update_config(epochs=total)
-        directory.set_status("running")
-        writer = RunWriter.resume(directory)
-    else:
-        writer = RunWriter.in_memory(tapped, data, kinds, chief=False)
-    return _train(tapped, data, writer, epochs=total, initial_epoch=done, seed=directory.run_json.get("seed"),
-                  capture=config["capture"], capture_every=config["capture_every"], callbacks=callbacks,
-                  verbose=verbose, validation_data=validation_data, tap_storage=storage)
+    return data
+
+
+def _set_learning_rate(tapped: TappedAutoencoder, learning_rate: float) -> None:
+    """Train on at `learning_rate` (the optimizer's state, e.g. Adam's moments, is kept)."""
+    if not isinstance(learning_rate, (int, float)) or isinstance(learning_rate, bool) or not learning_rate > 0:
+        raise ZlensError(f"learning_rate must be a number > 0; got {learning_rate!r}.")
+    rate = tapped.optimizer.learning_rate
+    if not hasattr(rate, "assign"):
+        raise ZlensError("this run's optimizer follows a learning-rate schedule: it cannot be given a new rate.")
+    rate.assign(float(learning_rate))
+
+
+def _restart(directory: RunDirectory, x, y, *, model, epochs, learning_rate, on_nonfinite, callbacks, verbose,
+             validation_data, strategy) -> Run:
+    """`fit` again into a run directory that committed no epoch, with the settings it recorded."""
+    config = directory.config
+    recorded = directory.run_json.get("data", {})
+    if model is None:
+        if config.get("model") not in MODEL_NAMES:
+            raise RunError(f"{directory.path} stopped before its first epoch was committed, so it starts again, and "
+                           f"its model was your own: pass it (zlens.resume(run_dir, x, model=...)), or start again "
+                           "with zlens.fit(model, x, run_dir=..., overwrite=True).")
+        model = config["model"]
+    optimizer = dict(config.get("optimizer") or {})
+    if learning_rate is not None:
+        optimizer["learning_rate"] = learning_rate
+    labels = LatentStore.open(directory.latents_path).labels if directory.latents_path.joinpath("zarr.json").is_file() \
+        else None
+    return fit(model, x, y, epochs=epochs, batch_size=config["batch_size"], capture=config["capture"],
+               taps=config.get("taps"), labels=labels, seed=directory.run_json.get("seed"), run_dir=directory.path,
+               optimizer=keras.optimizers.get({"class_name": config.get("optimizer_class", "Adam"), "config": optimizer})
+               if optimizer and isinstance(model, str) else _learning_rate_optimizer(learning_rate),
+               latent=config.get("latent") if not isinstance(model, str) else None,
+               encoding_dim=config.get("encoding_dim") if isinstance(model, str) else None,
+               validation_data=validation_data, capture_every=config["capture_every"], callbacks=callbacks,
+               verbose=verbose, overwrite=True, strategy=strategy, tap_storage=config.get("tap_storage", "auto"),
+               on_nonfinite=on_nonfinite, data_info={k: v for k, v in recorded.items() if k in DATA_INFO_KEYS})
+
+
+def _learning_rate_optimizer(learning_rate: float | None):
+    """Adam at `learning_rate`, or None (the model's own optimizer) when no rate is asked for."""
+    return None if learning_rate is None else keras.optimizers.Adam(learning_rate)
 
 
 def _train(tapped, data, writer, *, epochs, initial_epoch, seed, capture, capture_every, callbacks, verbose,
-           validation_data, tap_storage) -> Run:
+           validation_data, tap_storage, on_nonfinite) -> Run:
     try:
-        tapped.fit(
-            data, epochs=epochs, initial_epoch=initial_epoch, capture=capture, capture_every=capture_every,
-            seed=seed, writer=writer, tap_storage=tap_storage,
-            callbacks=list(callbacks), verbose=verbose, validation_data=validation_data,
-        )
+        with terminate_on_sigterm():
+            tapped.fit(
+                data, epochs=epochs, initial_epoch=initial_epoch, capture=capture, capture_every=capture_every,
+                seed=seed, writer=writer, tap_storage=tap_storage, on_nonfinite=on_nonfinite,
+                callbacks=list(callbacks), verbose=verbose, validation_data=validation_data,
+            )
     except BaseException as err:
-        writer.finish(tapped, "failed", f"{type(err).__name__}: {err}")
+        writer.finish(tapped, "failed", _failure_reason(err))
         raise
     writer.finish(tapped, "finished")
     return writer.run()
+
+
+def _failure_reason(err: BaseException) -> str:
+    """What run.json says a run failed of."""
+    if isinstance(err, Terminated):
+        return "terminated (SIGTERM): resume it to continue"
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted (SIGINT, Ctrl-C): resume it to continue"
+    if isinstance(err, NonFiniteError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
 
 
 def _scale_factor(x, data_info) -> float | None:

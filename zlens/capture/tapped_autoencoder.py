@@ -29,6 +29,7 @@ from zlens.distribute import WorkerSum, distribute_data, placement
 from zlens.distribute.replicated_model import ReplicatedTraining, quiet_distributed_input
 from zlens.errors import ModelError, ZlensError
 from zlens.models.pair import EncoderDecoder
+from zlens.options import check_nonfinite_choice
 
 CAPTURE_CHOICES = {"in-flight": (IN_FLIGHT,), "consistent": (CONSISTENT,), "both": (IN_FLIGHT, CONSISTENT)}
 #: The wrapped model's methods that, when it overrides one, make its own `train_step` the step.
@@ -278,6 +279,7 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         writer=None,
         tap_storage: str = "auto",
         memory_budget: int | None = None,
+        on_nonfinite: str = "stop",
         **kwargs,
     ):
         """`keras.Model.fit` that also captures every tap of every epoch into `self.run`.
@@ -303,6 +305,10 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
                 than memory) or "auto" (default: "device" within `memory_budget`, else "stream").
                 "host" and "stream" call back into Python once per batch and turn XLA off.
             memory_budget: bytes the device buffers may take under "auto" (default 4 GiB).
+            on_nonfinite: "stop" (default): when an epoch's loss or captured values hold NaN or
+                infinity, training stops at that epoch's end without keeping it, and
+                `zlens.NonFiniteError` is raised (the earlier epochs are in `self.run`); "record":
+                keep such epochs, flagged (`run.nonfinite`).
 
         Under a `tf.distribute` strategy, build and compile this model inside `strategy.scope()`
         (its variables must be the strategy's); `batch_size` is then the global batch, split over
@@ -319,6 +325,7 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             raise ZlensError(f"capture must be one of {', '.join(CAPTURE_CHOICES)} or None; got {capture!r}.")
         if not isinstance(capture_every, int) or capture_every < 1:
             raise ZlensError(f"capture_every must be an integer >= 1; got {capture_every!r}.")
+        check_nonfinite_choice(on_nonfinite)
         strategy = self._replica_strategy()
         if isinstance(x, TrainingData):  # already prepared by zlens.fit
             data = x
@@ -352,7 +359,8 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             chief = strategy is None or placement(strategy).chief
             writer = RunWriter.in_memory(self, data, kinds, check_labels(labels, data.n_samples), chief=chief)
         recorder_cb = CaptureCallback(
-            self._recorder, writer, data.consistent, capture_every=capture_every, last_epoch=epochs - 1
+            self._recorder, writer, data.consistent, capture_every=capture_every, last_epoch=epochs - 1,
+            on_nonfinite=on_nonfinite,
         )
         try:
             with quiet_distributed_input(data.distributed):
@@ -364,6 +372,8 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         finally:
             if own_writer:
                 writer.close()
+        if recorder_cb.diverged is not None:
+            raise recorder_cb.diverged
         return history
 
     def _attach_recorder(self, data: TrainingData, kinds, tap_storage: str = "auto",
