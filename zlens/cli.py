@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     except ZlensError as err:
         print(f"zlens {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # `zlens info RUN | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"zlens {args.command}: interrupted{_kept(args)}", file=sys.stderr)
         return 130

@@ -287,7 +287,9 @@ def info(args) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     print(f"run       {summary['path']}")
-    print(f"status    {summary['status']}" + (f" ({summary['reason']})" if summary.get("reason") else ""))
+    print(f"status    {summary['status']}" + (f" ({summary['reason']})" if summary.get("reason") else "")
+          + (" (no process is writing it: it was killed; zlens train --resume continues it)"
+             if summary["status"] == "running" and not _being_written(summary["path"]) else ""))
     print(f"samples   {summary['n_samples']}" + (" (labelled)" if summary["labelled"] else ""))
     print(f"epochs    {summary['epochs_done']} trained; latents of {len(summary['captured_epochs'])} "
           f"captured: {_ranges(summary['captured_epochs'])}")
@@ -300,6 +302,18 @@ def info(args) -> int:
         print("last      " + "  ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in last.items()))
     print(f"latents   {summary['latents']}")
     return 0
+
+
+def _being_written(path: str) -> bool:
+    """Whether a process holds the run's lock now (a run that says "running" without one was killed)."""
+    from zlens.errors import RunError
+    from zlens.store.run_lock import RunLock
+
+    try:
+        RunLock.check_free(path)
+    except RunError:
+        return True
+    return False
 
 
 def _verify(args) -> int:

@@ -99,6 +99,13 @@ def test_a_damaged_run_json_or_a_missing_checkpoint_is_one_line_exit_2(copy):
         assert f"'{copy / 'run.json'}' is damaged: its field 'history' is missing" in one_line(proc)
 
 
+def test_info_into_a_pipe_closed_early_ends_quietly(trained):
+    """`zlens info RUN | head -1`: the reader may leave first (`true` leaves before zlens writes)."""
+    proc = subprocess.run(f"{sys.executable} -m zlens info {trained} | true; echo ${{PIPESTATUS[0]}}", shell=True,
+                          executable="/bin/bash", capture_output=True, text=True, env=ENV)
+    assert proc.stdout.strip() == "0" and proc.stderr == ""
+
+
 def test_report_quiet_prints_nothing(copy):
     proc = zlens("report", copy, "--quiet", "--no-gif")
     assert proc.returncode == 0 and proc.stderr == "" and proc.stdout == ""

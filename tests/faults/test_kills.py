@@ -64,6 +64,7 @@ def test_kills_at_random_moments_never_lose_or_change_a_committed_epoch(tmp_path
 
         verify = zlens_cli("info", run, "--verify")
         assert verify.returncode == 0, f"after a kill {point} at epoch {target}:\n{verify.stdout}{verify.stderr}"
+        assert "status    running (no process is writing it: it was killed" in zlens_cli("info", run).stdout
         for key, z in latents(run).items():
             assert np.isfinite(z).all() and np.array_equal(z, expected[key]), (point, target, key)
         assert epochs_done(run) < EPOCHS, seen
