@@ -21,7 +21,7 @@ _LAZY = {
     "open_run": "zlens.run_open",
     "Run": "zlens.run",
     "TappedAutoencoder": "zlens.capture.tapped_autoencoder",
-    "load_model": "zlens.run_writer",
+    "load_model": "zlens.loading",
 }
 _MODULES = ("models", "capture", "data", "store", "report", "plot")
 

@@ -31,6 +31,8 @@ Train autoencoders and keep the complete latent matrix z of every epoch (row i =
 class _Parser(argparse.ArgumentParser):
     """argparse, with examples kept as written and a suggestion for a mistyped option."""
 
+    argv: list[str] | None = None  # the arguments parsed (None: sys.argv), for the suggestion
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
@@ -51,7 +53,7 @@ class _Parser(argparse.ArgumentParser):
         the command line (or every subcommand's), then this one's."""
         commands = {name: p for a in self._actions if isinstance(a, argparse._SubParsersAction)
                     for name, p in a.choices.items()}
-        given = [commands[arg] for arg in getattr(self, "argv", None) or sys.argv[1:] if arg in commands][:1]
+        given = [commands[arg] for arg in self.argv or sys.argv[1:] if arg in commands][:1]
         return [*(given or commands.values()), self]
 
 
@@ -59,7 +61,7 @@ def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     parser = _Parser(prog="zlens", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"zlens {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -86,7 +88,8 @@ def _add_train(sub) -> None:
     data.add_argument("--labels", metavar="FILE", help="a separate .npy/.csv of labels, one per sample")
     data.add_argument("--key", metavar="NAME", help="which array of a .npz (default: x_train, or the only one)")
     data.add_argument("--flatten", action="store_true", help="flatten image samples for the dense model")
-    data.add_argument("--no-scale", action="store_true", help="keep integer pixel values (default: scale 0..255 to [0, 1])")
+    data.add_argument("--no-scale", action="store_true",
+                      help="keep integer pixel values (default: scale 0..255 to [0, 1])")
     data.add_argument("--target", metavar="FILE",
                       help="what the model learns to output when it is not the input (a denoising autoencoder's "
                            "clean samples; --data holds the noisy ones): read like --data, one per sample")
@@ -143,11 +146,13 @@ def _add_encode(sub) -> None:
                                              "zlens encode runs/mnist --data test.npz --key test --out z_test.csv",
                                              "zlens encode runs/mine --data prepared.npy --no-scale --out z.parquet"))
     encode.add_argument("run", metavar="RUN", help="the run directory whose final model encodes")
-    encode.add_argument("--data", metavar="FILE", required=True, help="the samples: .npy, .npz, .csv, .parquet or .zarr")
+    encode.add_argument("--data", metavar="FILE", required=True,
+                        help="the samples: .npy, .npz, .csv, .parquet or .zarr")
     encode.add_argument("--out", metavar="FILE", required=True, help="output .npy, .csv or .parquet")
     encode.add_argument("--key", metavar="NAME", help="which array of a .npz (or split: train / test)")
     encode.add_argument("--label-column", metavar="NAME", help="table column holding labels, kept beside z in tables")
-    encode.add_argument("--flatten", action="store_true", help="flatten image samples (done anyway when the run's were)")
+    encode.add_argument("--flatten", action="store_true",
+                        help="flatten image samples (done anyway when the run's were)")
     encode.add_argument("--no-scale", action="store_true",
                         help="take the values as they are: no scaling as in training, no range check")
     encode.add_argument("--batch-size", type=int, default=None,

@@ -38,7 +38,7 @@ def train(args) -> int:
     target_load = None if args.target is None else \
         {"path": _absolute(args.target), "key": args.target_key, "flatten": args.flatten, "scale": scale}
     target = None if target_load is None else load_data(**target_load)
-    imports = [_absolute(i) if i.endswith(".py") else i for i in args.imports]
+    imports = [str(Path(i).expanduser().absolute()) if i.endswith(".py") else i for i in args.imports]
     strategy = _strategy(args.strategy)  # before anything else touches TensorFlow's runtime
     import keras
 
@@ -97,7 +97,8 @@ def _model_file(model: str | None) -> str | None:
         return None
     path = Path(model).expanduser()
     if path.suffix != ".keras":
-        raise ZlensError(f"--model must be one of {', '.join(MODEL_NAMES)} or a Keras model file (.keras); got {model!r}.")
+        raise ZlensError(f"--model must be one of {', '.join(MODEL_NAMES)} or a Keras model file (.keras); "
+                         f"got {model!r}.")
     if not path.is_file():
         raise ZlensError(f"--model {model}: no such file.")
     return str(path.absolute())
@@ -112,7 +113,7 @@ def import_model_code(imports: list[str]) -> None:
         try:
             if name.endswith(".py"):
                 spec = importlib.util.spec_from_file_location(Path(name).stem, name)
-                if spec is None or not Path(name).is_file():
+                if spec is None or spec.loader is None or not Path(name).is_file():
                     raise ZlensError(f"--import {name}: no such file.")
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[spec.name] = module
@@ -151,7 +152,8 @@ def _resume(args) -> int:
     recorded = directory.run_json.get("data", {})
     load = recorded.get("load")
     if load is None:
-        raise ZlensError(f"{args.resume} was not written by `zlens train`; resume it from Python with zlens.resume(path, x).")
+        raise ZlensError(f"{args.resume} was not written by `zlens train`; resume it from Python with "
+                         "zlens.resume(path, x).")
     source = load_data(**load)
     target = None if not recorded.get("target_load") else load_data(**recorded["target_load"])
     strategy = _strategy(args.strategy)  # before anything else touches TensorFlow's runtime
@@ -369,7 +371,7 @@ def parse_size(text: str, option: str) -> int:
 
     match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([a-zA-Z]*)\s*", text)
     unit = match and _SIZE_UNITS.get(match.group(2).lower())
-    if not unit:
+    if not match or not unit:
         raise ZlensError(f"{option} must be a size such as 4096, 512MiB or 2GB; got {text!r}.")
     return int(float(match.group(1)) * unit)
 

@@ -28,7 +28,7 @@ BLOCK_BYTES = 64 * 2**20
 #: calls, 0.19 s in 8,192, 0.20 s in 16,384 (fewer blocks overlap less of the staging copy;
 #: `python -m benchmarks.encode_blocks --repeats 9`, 2-core EPYC).
 MIN_BATCH, MAX_BATCH = 256, 8192
-_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def encode(model, x, *, batch_size: int | None = None, latent: str | None = None,
@@ -186,8 +186,8 @@ def _encoder_of(model, latent: str | None):
         return model.encoder
     import keras
 
-    from zlens.capture.taps import LATENT_NAMES
     from zlens.capture.intercept import walk_layers
+    from zlens.capture.taps import LATENT_NAMES
 
     if not isinstance(model, keras.Model):
         raise ModelError(f"encode needs a trained model or Run; got {type(model).__name__}.")

@@ -7,8 +7,9 @@ traced back to its sample. Files appear only when complete (written to a temp na
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -53,9 +54,9 @@ class MatrixWriter:
         if not self.path.parent.exists():
             raise ZlensError(f"cannot write {str(self.path)!r}: folder {str(self.path.parent)!r} does not exist.")
         self._tmp = self.path.with_name(f".{self.path.name}.partial")
-        self._sink = None
+        self._sink: Any = None  # a binary file (npy), a text file (csv) or a ParquetWriter
 
-    def __enter__(self) -> "MatrixWriter":
+    def __enter__(self) -> MatrixWriter:
         if self.format == "npy":  # header, then rows appended: no memory map, bounded memory
             self._sink = open(self._tmp, "wb")
             header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,

@@ -14,5 +14,6 @@ def check_nonfinite_choice(on_nonfinite: str) -> str:
     from zlens.errors import ZlensError
 
     if on_nonfinite not in NONFINITE_CHOICES:
-        raise ZlensError(f"on_nonfinite must be one of {', '.join(map(repr, NONFINITE_CHOICES))}; got {on_nonfinite!r}.")
+        raise ZlensError(f"on_nonfinite must be one of {', '.join(map(repr, NONFINITE_CHOICES))}; "
+                         f"got {on_nonfinite!r}.")
     return on_nonfinite

@@ -6,8 +6,14 @@
 The same functions as `zlens.report.figures` (which holds them), re-exported under a short name.
 """
 
-from zlens.report.figures import (latent_scatter, loss_curves, movement, recon_error_histogram,
-                                  reconstruction_grid, separation_curve)
+from zlens.report.figures import (
+                                  latent_scatter,
+                                  loss_curves,
+                                  movement,
+                                  recon_error_histogram,
+                                  reconstruction_grid,
+                                  separation_curve,
+)
 
 __all__ = ["latent_scatter", "loss_curves", "recon_error_histogram", "separation_curve",
            "reconstruction_grid", "movement"]

@@ -6,13 +6,14 @@ one matrix at a time, so opening a long run costs nothing until a matrix is aske
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zlens.kinds import CONSISTENT, IN_FLIGHT
 from zlens.errors import RunError
+from zlens.kinds import CONSISTENT, IN_FLIGHT
 
 
 class Run:
@@ -32,12 +33,14 @@ class Run:
         >>> run.history["z_drift_max"][-1]   # how far in-flight is from consistent
     """
 
-    def __init__(self, store, history: list[dict[str, Any]], *, model=None, directory=None) -> None:
+    def __init__(self, store, history: list[dict[str, Any]], *, model=None, directory=None,
+                 load_model: Callable[[Path], Any] | None = None) -> None:
         self._store = store
         self._history = history
         self._model = model
         self._directory = directory
-        self._preprocessing = None
+        self._load_model = load_model  # how `model` loads a saved one (`zlens.load_model`, given by open_run)
+        self._preprocessing: dict[str, Any] | None = None
 
     # -- latents --------------------------------------------------------------------------
     @property
@@ -122,15 +125,12 @@ class Run:
     @property
     def model(self):
         """The trained `TappedAutoencoder` (loaded from the run directory on first use)."""
-        if self._model is None and self._directory is not None:
-            from zlens.run_writer import load_model
-
-            path = self._directory.model_path
-            if not path.exists():  # still running, or stopped: the last checkpoint
-                path = self._directory.checkpoint_path
-            if path is None or not Path(path).exists():
-                raise RunError(f"{self.path} holds no saved model yet (no epoch committed).")
-            self._model = load_model(path)
+        if self._model is None and self._directory is not None and self._load_model is not None:
+            try:  # the final model, or (still running, or stopped) the last checkpoint
+                path = self._directory.model_path_or_checkpoint()
+            except RunError:
+                raise RunError(f"{self.path} holds no saved model yet (no epoch committed).") from None
+            self._model = self._load_model(path)
         return self._model
 
     @property

@@ -21,4 +21,11 @@ def open_run(path: str | Path) -> Run:
     n = directory.epochs_done
     store = LatentStore.open(directory.latents_path, mode="r", last_epoch=n - 1)
     history = [row for row in directory.history if row["epoch"] < n]
-    return Run(store, history, directory=directory)
+    return Run(store, history, directory=directory, load_model=_load_model)
+
+
+def _load_model(path: Path):
+    """`zlens.load_model`, imported when a model is first asked for (it loads TensorFlow)."""
+    from zlens.loading import load_model
+
+    return load_model(path)

@@ -12,16 +12,15 @@ at the epoch's end. A failed write is raised by the next commit, by `flush`, `fi
 from __future__ import annotations
 
 import functools
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
 from zlens.run import Run
 from zlens.store import LatentStore, RunDirectory
+from zlens.store.run_directory import replace_durably
 
 
 class RunWriter:
@@ -41,7 +40,7 @@ class RunWriter:
         self._recorded: Future | None = None  # the last run.json record queued
 
     @classmethod
-    def in_memory(cls, model, data, kinds, labels=None, *, chief: bool = True) -> "RunWriter":
+    def in_memory(cls, model, data, kinds, labels=None, *, chief: bool = True) -> RunWriter:
         """A writer whose store lives in memory (what `fit` without `run_dir` uses); on a worker
         that is not the chief of a multi-worker run, one that keeps the metrics only."""
         store = LatentStore.create(None, n_samples=data.n_samples, taps=model._recorder.row_shapes,
@@ -49,14 +48,14 @@ class RunWriter:
         return cls(store) if chief else FollowerWriter(store)
 
     @classmethod
-    def to_directory(cls, directory: RunDirectory, model, data, kinds, labels=None) -> "RunWriter":
+    def to_directory(cls, directory: RunDirectory, model, data, kinds, labels=None) -> RunWriter:
         """A writer for a new run directory: creates its latent store."""
         store = LatentStore.create(directory.latents_path, n_samples=data.n_samples,
                                    taps=model._recorder.row_shapes, kinds=kinds, labels=labels)
         return cls(store, directory, [])
 
     @classmethod
-    def resume(cls, directory: RunDirectory) -> "RunWriter":
+    def resume(cls, directory: RunDirectory) -> RunWriter:
         """A writer continuing a run directory after its last committed epoch."""
         store = LatentStore.open(directory.latents_path, mode="r+")
         store.truncate_after(directory.epochs_done - 1)
@@ -132,6 +131,7 @@ class RunWriter:
         return Run(self.store, self.history, model=self._model, directory=self.directory)
 
     def _record(self, epoch: int, row: dict[str, Any], checkpoint: Path) -> None:
+        assert self.directory is not None  # only a writer of a run directory records epochs there
         self.directory.commit_epoch(epoch, row, checkpoint)
         self.history.append(row)
 
@@ -172,22 +172,12 @@ def save_model(model, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
-def load_model(path) -> keras.Model:
-    """`keras.models.load_model` for a model zlens saved: zlens' classes are registered first
-    (Keras looks up custom classes by their registered name only; `import zlens` alone, which
-    loads TensorFlow lazily, has not registered them yet). Your own classes must be imported.
-
-    Example:
-        >>> model = zlens.load_model("ae.keras")   # doctest: +SKIP
-    """
-    import zlens.capture.tapped_autoencoder  # noqa: F401  (registration)
-    import zlens.models  # noqa: F401
-
-    return keras.models.load_model(path)
+    try:
+        model.save(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    replace_durably(tmp, path)
 
 
 def _try_set_status(directory: RunDirectory, status: str, reason: str) -> None:

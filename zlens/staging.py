@@ -9,8 +9,8 @@ shares memory instead of copying it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf

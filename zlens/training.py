@@ -9,27 +9,29 @@ from __future__ import annotations
 import contextlib
 import platform
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from zlens.capture.recorder import choose_storage
 from zlens.capture.intercept import walk_layers
-from zlens.capture.taps import LATENT, check_taps
+from zlens.capture.recorder import choose_storage
 from zlens.capture.tapped_autoencoder import CAPTURE_CHOICES, TappedAutoencoder
+from zlens.capture.taps import LATENT, check_taps
 from zlens.data.conform import preprocessing_record
 from zlens.data.feed import RESIDENT_BYTES, prepare_training_data, sample_shape_of
 from zlens.data.fingerprint import array_fingerprint
 from zlens.data.validate import check_labels
 from zlens.distribute import check_built_under, placement, resolve_strategy
 from zlens.errors import ModelError, NonFiniteError, RunError, Terminated, ZlensError
+from zlens.loading import load_model
 from zlens.models.pair import EncoderDecoder
 from zlens.options import MODEL_NAMES, check_nonfinite_choice
 from zlens.run import Run
-from zlens.run_writer import RunWriter, load_model
+from zlens.run_writer import RunWriter
 from zlens.signals import terminate_on_sigterm
 from zlens.store import LatentStore, RunDirectory
 
@@ -319,7 +321,8 @@ def _restart(directory: RunDirectory, x, y, *, model, epochs, learning_rate, on_
         else None
     return fit(model, x, y, epochs=epochs, batch_size=config["batch_size"], capture=config["capture"],
                taps=config.get("taps"), labels=labels, seed=directory.run_json.get("seed"), run_dir=directory.path,
-               optimizer=keras.optimizers.get({"class_name": config.get("optimizer_class", "Adam"), "config": optimizer})
+               optimizer=keras.optimizers.get({"class_name": config.get("optimizer_class", "Adam"),
+                                               "config": optimizer})
                if optimizer and isinstance(model, str) else _learning_rate_optimizer(learning_rate),
                latent=config.get("latent") if not isinstance(model, str) else None,
                encoding_dim=config.get("encoding_dim") if isinstance(model, str) else None,
@@ -423,7 +426,8 @@ def _tapped(model, x, y, *, latent, encoding_dim, taps) -> TappedAutoencoder:
 
     shape = sample_shape_of(x)
     if isinstance(model, str):
-        return TappedAutoencoder(models.build(model, shape, encoding_dim), taps=taps or DEFAULT_TAPS, sample_shape=shape)
+        return TappedAutoencoder(models.build(model, shape, encoding_dim), taps=taps or DEFAULT_TAPS,
+                                 sample_shape=shape)
     if encoding_dim is not None:
         raise ModelError("encoding_dim applies only to a model given by name (\"dense\", \"conv\", \"vae\").")
     if isinstance(model, TappedAutoencoder):

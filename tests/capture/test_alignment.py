@@ -55,7 +55,7 @@ def test_in_flight_row_is_the_encoder_at_the_weights_of_the_step_that_saw_it(x_s
     probe_encoder = keras.Model(probe.input, probe.get_layer("z").output)
     assert len(weights) == len(batches) == 7
     moved = 0
-    for w, rows in zip(weights, batches):
+    for w, rows in zip(weights, batches, strict=True):
         probe.set_weights(w[: len(probe.weights)])
         expected = probe_encoder(x_small[rows]).numpy()
         np.testing.assert_allclose(z[rows], expected, rtol=1e-5, atol=1e-6)

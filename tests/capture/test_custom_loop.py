@@ -22,12 +22,12 @@ def test_classic_loop_with_index_and_buffer_gives_aligned_rows(x_small):
             z = encoder(x, training=True)
             loss = tf.reduce_mean(tf.square(x - autoencoder(x, training=True)))
         grads = tape.gradient(loss, autoencoder.trainable_weights)
-        optimizer.apply_gradients(zip(grads, autoencoder.trainable_weights))
+        optimizer.apply_gradients(zip(grads, autoencoder.trainable_weights, strict=True))
         z_buffer.scatter(idx, z)
         return loss, z
 
     dataset = index_array(x_small, batch_size=16, shuffle=True, seed=0)
-    for epoch in range(2):
+    for _epoch in range(2):
         z_buffer.reset_counts()
         classic_rows, classic_z = [], []
         for x, idx in dataset:
@@ -49,7 +49,7 @@ def test_index_dataset_keeps_positions_through_shuffle():
     ds = tf.data.Dataset.from_tensor_slices(np.arange(23, dtype=np.float32)[:, None])
     seen = {}
     for x, idx in index_dataset(ds, 5, shuffle=True, seed=1):
-        for value, i in zip(x.numpy()[:, 0], idx.numpy()):
+        for value, i in zip(x.numpy()[:, 0], idx.numpy(), strict=True):
             seen[int(i)] = value
     assert seen == {i: float(i) for i in range(23)}
 

@@ -52,8 +52,9 @@ def test_compiled_loop_matches_keras_loop_bit_for_bit(x_small, steps_per_executi
     for epoch in range(3):
         for kind in ("in-flight", "consistent"):
             np.testing.assert_array_equal(fast.run.z(epoch=epoch, kind=kind), slow.run.z(epoch=epoch, kind=kind))
-        np.testing.assert_array_equal(fast.run.tap("recon_error", epoch=epoch), slow.run.tap("recon_error", epoch=epoch))
-    for a, b in zip(fast.get_weights(), slow.get_weights()):
+        np.testing.assert_array_equal(fast.run.tap("recon_error", epoch=epoch),
+                                      slow.run.tap("recon_error", epoch=epoch))
+    for a, b in zip(fast.get_weights(), slow.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert fast_history.history["loss"] == slow_history.history["loss"]
     assert fast_log.seen == slow_log.seen  # same batch numbers and logs for every callback
@@ -141,7 +142,8 @@ def test_the_loop_does_not_retrace_from_epoch_to_epoch_or_fit_to_fit(x_small):
     assert model.train_function is loop
     gc.collect()
     assert loop._iterator() is None  # the last epoch's iterator is not kept alive by the loop
-    assert (loop._full_steps.experimental_get_tracing_count(), loop._last_step.experimental_get_tracing_count()) == traces
+    counts = (loop._full_steps.experimental_get_tracing_count(), loop._last_step.experimental_get_tracing_count())
+    assert counts == traces
 
 
 def test_a_subclass_with_its_own_step_keeps_keras_loop_and_its_logs(x_small):

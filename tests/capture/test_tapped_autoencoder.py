@@ -38,7 +38,8 @@ def test_user_model_with_batchnorm_dropout_and_the_four_callbacks(x_small, tmp_p
     assert run.epochs == [0, 1, 2]
     assert run.z().shape == (101, 3) and run.recon_error().shape == (101,)
     # BatchNorm moving statistics and no dropout: the consistent z is the model's inference encoder
-    np.testing.assert_allclose(run.z(kind="consistent"), model.encoder(x_small, training=False).numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(run.z(kind="consistent"), model.encoder(x_small, training=False).numpy(),
+                               rtol=1e-5, atol=1e-5)
     # training mode (dropout, batch statistics) makes in-flight differ
     assert run.history["z_drift_max"][-1] > 0
     rows = list(csv.DictReader(open(tmp_path / "log.csv")))
@@ -58,8 +59,10 @@ def test_user_model_with_batchnorm_dropout_and_the_four_callbacks(x_small, tmp_p
 
 
 def test_encoder_decoder_pair(x_small):
-    enc = keras.Sequential([keras.Input((12,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)], name="enc")
-    dec = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(12)], name="dec")
+    enc = keras.Sequential([keras.Input((12,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)],
+                           name="enc")
+    dec = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(12)],
+                           name="dec")
     run = zlens.fit((enc, dec), x_small, epochs=2, batch_size=32, capture="consistent", seed=0)
     np.testing.assert_allclose(run.z(kind="consistent"), enc(x_small).numpy(), rtol=1e-5, atol=1e-6)
 
@@ -100,7 +103,7 @@ def test_classic_tape_trick_returns_a_gradient_not_z(x_small):
     assert trick.shape == z.shape
     assert not np.allclose(trick.numpy(), z.numpy(), atol=1e-3)
     assert trick.numpy() is not None and np.abs(trick.numpy()).max() < np.abs(z.numpy()).max()
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="KerasTensor"):
         with tf.GradientTape() as tape:
             tape.watch(ae.get_layer("z").output)  # a KerasTensor: not a value, not watchable
 

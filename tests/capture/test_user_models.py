@@ -177,7 +177,8 @@ def test_a_model_with_no_findable_latent_gets_one_line():
     with pytest.raises(ModelError, match=r"cannot tell where the latent z.*Pass latent=") as err:
         zlens.fit(Plain(), np.zeros((10, 6), "float32"), epochs=1)
     assert "\n" not in str(err.value)
-    run = zlens.fit(Plain(), np.zeros((10, 6), "float32"), epochs=1, latent="a", batch_size=4)  # an attribute path: fine
+    # an attribute path: fine
+    run = zlens.fit(Plain(), np.zeros((10, 6), "float32"), epochs=1, latent="a", batch_size=4)
     assert run.z().shape == (10, 4)
 
 

@@ -38,7 +38,7 @@ class ForumAutoencoder(tf.keras.Model):
 
 class TutorialAutoencoder(keras.Model):
     def __init__(self, latent_dim, shape):
-        super(TutorialAutoencoder, self).__init__()
+        super().__init__()
         self.latent_dim = latent_dim
         self.encoder = tf.keras.Sequential([
             layers.Flatten(),
@@ -57,7 +57,7 @@ class TutorialAutoencoder(keras.Model):
 
 class TutorialDenoise(keras.Model):
     def __init__(self):
-        super(TutorialDenoise, self).__init__()
+        super().__init__()
         self.encoder = tf.keras.Sequential([
             layers.Input(shape=(28, 28, 1)),
             layers.Conv2D(16, (3, 3), activation="relu", padding="same", strides=2),
@@ -141,7 +141,7 @@ class VAE(keras.Model):
             kl_loss = ops.mean(ops.sum(kl_loss, axis=1))
             total_loss = reconstruction_loss + kl_loss
         grads = tape.gradient(total_loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
         self.total_loss_tracker.update_state(total_loss)
         self.reconstruction_loss_tracker.update_state(reconstruction_loss)
         self.kl_loss_tracker.update_state(kl_loss)

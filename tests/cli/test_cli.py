@@ -78,7 +78,8 @@ def test_train_on_a_keras_mnist_layout_npz(tmp_path):
     run_json = json.loads((run / "run.json").read_text())
     assert run_json["data"]["scaled"] is True and run_json["data"]["shape"] == [60, 28, 28]
     flat = tmp_path / "flat"
-    zlens("train", "--data", tmp_path / "mnist.npz", "--flatten", "--out", flat, "--epochs", 1, "--last-only", "--quiet")
+    zlens("train", "--data", tmp_path / "mnist.npz", "--flatten", "--out", flat, "--epochs", 1, "--last-only",
+          "--quiet")
     assert json.loads(zlens("info", flat, "--json").stdout)["taps"]["z"] == [32]
 
 
@@ -89,7 +90,8 @@ def test_train_on_a_keras_mnist_layout_npz(tmp_path):
         (["train", "--epochs", "0", "--out", "r"], "--epochs must be at least 1"),
         (["train", "--encoding-dim", "0", "--out", "r"], "--encoding-dim must be at least 1"),
         (["train"], "name the run directory to write with --out"),
-        (["train", "--model", "mlp", "--out", "r"], "--model must be one of dense, conv, vae or a Keras model file (.keras); got 'mlp'"),
+        (["train", "--model", "mlp", "--out", "r"],
+         "--model must be one of dense, conv, vae or a Keras model file (.keras); got 'mlp'"),
         (["train", "--memory-budget", "lots", "--out", "r"], "--memory-budget must be a size such as"),
         (["train", "--tap-storage", "disk", "--out", "r"], "invalid choice: 'disk'"),
         (["info", "nowhere"], "is not a zlens run directory"),
@@ -214,7 +216,8 @@ def test_train_on_a_large_integer_npy_scales_it_batch_by_batch(tmp_path):
     z_float = zarr.open_group(tmp_path / "float" / "latents.zarr", mode="r")["consistent/z"]
     np.testing.assert_allclose(z_lazy[1], z_float[1], rtol=1e-4, atol=1e-5)  # before the resume: the same run
     proc = subprocess.run([sys.executable, "-c", lowered, "encode", tmp_path / "lazy", "--data", tmp_path / "px.npy",
-                           "--out", tmp_path / "z.npy", "--quiet"], capture_output=True, text=True, env=ENV, timeout=300)
+                           "--out", tmp_path / "z.npy", "--quiet"], capture_output=True, text=True, env=ENV,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), z_lazy[2], rtol=1e-5, atol=1e-6)  # resumed: the final model
 

@@ -35,7 +35,7 @@ def _wait_for_new_epoch(run_dir, proc, after: int, timeout=120):
                 if _committed(run_dir)["epochs_done"] > after:
                     return
             except json.JSONDecodeError:  # never: run.json is replaced atomically
-                raise AssertionError("run.json was seen half-written")
+                raise AssertionError("run.json was seen half-written") from None
         if proc.poll() is not None:
             raise AssertionError(f"training exited early ({proc.returncode}): {proc.stderr.read()}")
         time.sleep(0.05)
@@ -50,7 +50,7 @@ def test_kill_9_at_random_points_then_resume_keeps_every_committed_epoch(tmp_pat
     seen = {}  # epoch -> its consistent z, as first read after a kill
     proc = _start("train", "--out", run_dir, "--epochs", epochs, "--encoding-dim", 3, "--seed", 0,
                   "--batch-size", 64)
-    for round_ in range(4):
+    for _round in range(4):
         done_before = _committed(run_dir)["epochs_done"] if (run_dir / "run.json").exists() else 0
         _wait_for_new_epoch(run_dir, proc, after=done_before)
         time.sleep(rng.uniform(0.0, 0.8))  # somewhere inside an epoch, or inside a commit
@@ -98,7 +98,8 @@ def test_resume_from_python_continues_the_history(x_small, tmp_path):
     reopened = zlens.open_run(run_dir)
     assert reopened.status == "finished" and reopened.epochs == [0, 1, 2, 3, 4]
     np.testing.assert_array_equal(reopened.labels, np.arange(101) % 4)
-    np.testing.assert_allclose(zlens.encode(reopened.model, x_small), reopened.z(kind="consistent"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(zlens.encode(reopened.model, x_small), reopened.z(kind="consistent"),
+                               rtol=1e-5, atol=1e-6)
     with pytest.raises(zlens.RunError, match="differs from the data"):
         zlens.resume(run_dir, x_small[::-1].copy(), epochs=6)
     with pytest.raises(zlens.RunError, match="already finished 5 epochs"):

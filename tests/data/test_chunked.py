@@ -26,7 +26,7 @@ def _store(path, x, chunk_rows, **arrays):
 
 
 def _epoch(ds):
-    xs, idx = zip(*((x.numpy(), i.numpy()) for x, i in ds))
+    xs, idx = zip(*((x.numpy(), i.numpy()) for x, i in ds), strict=True)
     return np.concatenate(xs), np.concatenate(idx), [len(i) for i in idx]
 
 

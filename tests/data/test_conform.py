@@ -41,7 +41,8 @@ def test_data_of_another_range_is_refused_naming_the_way_out(digits_run):
         zlens.encode(digits_run, load_digits().data * 255)
     z = zlens.encode(digits_run, load_digits().data * 255, as_given=True)  # asked for: taken as it is
     assert z.shape == (1797, 32)
-    with pytest.raises(DataError, match=r"samples of shape \(63,\) but the run was trained on samples of shape \(64,\)"):
+    with pytest.raises(DataError,
+                       match=r"samples of shape \(63,\) but the run was trained on samples of shape \(64,\)"):
         zlens.encode(digits_run, np.zeros((5, 63)))
 
 

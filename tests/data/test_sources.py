@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zlens.data import DataSource, from_array, load_data, load_digits
-from zlens.data import fingerprint, sources
+from zlens.data import DataSource, fingerprint, from_array, load_data, load_digits, sources
 from zlens.errors import DataError
 
 

@@ -49,7 +49,7 @@ class LocalCluster:
         self.workers, self.script, self.args, self.log_dir = workers, script, args, Path(log_dir)
         self.procs: list[subprocess.Popen] = []
 
-    def __enter__(self) -> "LocalCluster":
+    def __enter__(self) -> LocalCluster:
         cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(self.workers)]}
         for index in range(self.workers):
             env = {**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}

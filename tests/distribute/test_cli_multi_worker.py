@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
+from local_cluster import ENV, free_ports
 
 import zlens
-from local_cluster import ENV, free_ports
 
 pytestmark = pytest.mark.slow
 

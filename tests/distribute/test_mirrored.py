@@ -9,9 +9,9 @@ import json
 import keras
 import numpy as np
 import pytest
+from local_cluster import run_probe
 
 import zlens
-from local_cluster import run_probe
 
 X = np.random.default_rng(0).random((101, 12), dtype=np.float32)  # the probes' data
 

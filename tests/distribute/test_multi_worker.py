@@ -6,9 +6,9 @@ import time
 
 import numpy as np
 import pytest
+from local_cluster import LocalCluster
 
 import zlens
-from local_cluster import LocalCluster
 
 X = np.random.default_rng(0).random((101, 12), dtype=np.float32)  # the workers' data
 

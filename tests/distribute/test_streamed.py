@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 import pytest
+from local_cluster import run_probe
 
 import zlens
-from local_cluster import run_probe
 
 
 @pytest.fixture

@@ -67,7 +67,8 @@ def test_the_animation_has_a_legend_and_its_title_fits(small_run, tmp_path):
     frames = latent_frames(small_run)
     fig, ax, _, heading = motion_figure(frames, label_coloring(small_run.labels, small_run.n_samples))
     assert ax.get_legend() is not None and len(ax.get_legend().get_texts()) == 4
-    heading.set_text(f"z, epoch {frames.epochs[-1]}  ({len(frames.epochs)}/{len(frames.epochs)}; axes follow the points)")
+    n = len(frames.epochs)
+    heading.set_text(f"z, epoch {frames.epochs[-1]}  ({n}/{n}; axes follow the points)")
     renderer = _drawn(fig)
     box = heading.get_window_extent(renderer)
     assert box.x0 >= 0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1

@@ -46,7 +46,7 @@ def test_tsv_files_round_trip_with_labels_and_shapes(small_run, tmp_path):
     out = export_projector(small_run, tmp_path / "tb", epoch=[0, -1], kind="consistent")
     config = read_config(out)
     assert len(config.embeddings) == 2
-    for entry, epoch in zip(config.embeddings, [small_run.epochs[0], small_run.epochs[-1]]):
+    for entry, epoch in zip(config.embeddings, [small_run.epochs[0], small_run.epochs[-1]], strict=True):
         assert entry.tensor_name == f"z epoch {epoch} (consistent)"
         assert list(entry.tensor_shape) == [small_run.n_samples, 2]
         tensor = read_tensor_tsv(asset(out, entry.tensor_path))

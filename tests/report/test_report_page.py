@@ -4,8 +4,8 @@ import re
 
 import numpy as np
 import pytest
-from report_data import HOSTILE, make_data
 from PIL import Image
+from report_data import HOSTILE, make_data
 
 import zlens
 from zlens.errors import ZlensError

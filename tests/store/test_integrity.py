@@ -137,7 +137,8 @@ def test_overwrite_replaces_only_a_zlens_run(tmp_path):
     mine.mkdir()
     (mine / "thesis.tex").write_text("years of work")
     (mine / "run.json").write_text('{"mine": true}')
-    with pytest.raises(RunError, match=r"is not a zlens run directory \(it holds thesis.tex\).*overwrite replaces only"):
+    with pytest.raises(RunError,
+                       match=r"is not a zlens run directory \(it holds thesis.tex\).*overwrite replaces only"):
         RunDirectory.create(mine, config={}, data={}, seed=0, versions={}, overwrite=True)
     (mine / "thesis.tex").unlink()
     with pytest.raises(RunError, match="has no format='zlens-run'"):

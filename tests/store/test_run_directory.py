@@ -183,10 +183,10 @@ def test_kill_9_leaves_valid_run_json(tmp_path):
             assert ckpt.read_bytes() == str(doc["checkpoint_epoch"]).encode() * 1000
         with open(path / "metrics.csv", newline="") as f:
             rows = list(csv.DictReader(f))
-        # metrics.csv is written right after run.json: it may lag one write behind, never torn.
+        # metrics.csv is written right before run.json: it may be one epoch ahead, never behind, never torn.
         assert [int(r["epoch"]) for r in rows] == list(range(len(rows)))
-        assert abs(len(rows) - len(history)) <= 3
-        assert all(float(r["loss"]) == h["loss"] for r, h in zip(rows, history))
+        assert len(history) <= len(rows) <= len(history) + 1
+        assert all(float(r["loss"]) == h["loss"] for r, h in zip(rows, history, strict=False))
 
     run = RunDirectory.open(path)
     run.commit_epoch(run.epochs_done, {"loss": 0.0}, checkpoint=None)

@@ -7,7 +7,7 @@ Under a `tf.distribute` strategy it is still ONE plain variable: each replica wr
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf

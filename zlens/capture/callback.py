@@ -46,8 +46,8 @@ class CaptureCallback(keras.callbacks.Callback):
         self.last_epoch = last_epoch
         self.on_nonfinite = on_nonfinite
         self.diverged: NonFiniteError | None = None
-        self._epoch_seen = None
-        self._epoch_captured = None
+        self._epoch_seen: int | None = None
+        self._epoch_captured: int | None = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.recorder.reset_counts(IN_FLIGHT)

@@ -10,7 +10,7 @@ import os
 import tempfile
 import threading
 import weakref
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -64,8 +64,8 @@ class HostTapBuffer:
         self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
         self.counts = np.zeros(self.n_samples, dtype=np.uint8)
         self._lock = threading.Lock()
-        self._values = None
-        self._fd = None
+        self._values: np.ndarray | None = None
+        self._fd: int | None = None
         if scratch_dir is None:
             self._values = np.zeros(self.shape, dtype=self.dtype)
         else:
@@ -74,6 +74,12 @@ class HostTapBuffer:
             os.ftruncate(fd, self.n_samples * self.row_bytes)
             self._fd = fd
             weakref.finalize(self, os.close, fd)
+
+    @property
+    def _file(self) -> int:
+        """The scratch file's descriptor (a streamed buffer only)."""
+        assert self._fd is not None, "a buffer in host memory has no scratch file"
+        return self._fd
 
     @property
     def streamed(self) -> bool:
@@ -85,7 +91,8 @@ class HostTapBuffer:
         """Write `values[k]` into row `idx[k]`: one host call per batch (inside or outside a tf.function)."""
         idx = tf.reshape(tf.cast(idx, tf.int64), (-1,))
         values = tf.cast(values, tf.as_dtype(self.dtype))
-        tf.numpy_function(self._write, [idx, values], [], stateful=True, name=f"zlens_host_{self.name}".replace("/", "_"))
+        tf.numpy_function(self._write, [idx, values], [], stateful=True,
+                          name=f"zlens_host_{self.name}".replace("/", "_"))
 
     def _write(self, idx: np.ndarray, values: np.ndarray) -> None:
         if not len(idx):
@@ -97,7 +104,7 @@ class HostTapBuffer:
             order = np.argsort(idx, kind="stable")
             ranked = idx[order]
             for a, b in consecutive_runs(ranked):
-                os.pwrite(self._fd, values[order[a:b]].tobytes(), int(ranked[a]) * self.row_bytes)
+                os.pwrite(self._file, values[order[a:b]].tobytes(), int(ranked[a]) * self.row_bytes)
         with self._lock:  # replicas of a strategy call this from several threads
             np.add.at(self.counts, idx, 1)
 
@@ -111,10 +118,10 @@ class HostTapBuffer:
         if out is None:
             out = np.empty((stop - start, *self.row_shape), dtype=self.dtype)
         out = out[: stop - start]
-        view = memoryview(out.reshape(-1).view(np.uint8))
+        view = out.reshape(-1).view(np.uint8).data
         done, size = 0, (stop - start) * self.row_bytes
         while done < size:  # preadv may return fewer bytes per call
-            got = os.preadv(self._fd, [view[done:size]], start * self.row_bytes + done)
+            got = os.preadv(self._file, [view[done:size]], start * self.row_bytes + done)
             if got <= 0:
                 raise OSError(f"tap '{self.name}': the scratch file ended early")
             done += got
@@ -142,8 +149,8 @@ class HostTapBuffer:
         if self._values is not None:
             self._values[...] = 0
         else:
-            os.ftruncate(self._fd, 0)
-            os.ftruncate(self._fd, self.n_samples * self.row_bytes)
+            os.ftruncate(self._file, 0)
+            os.ftruncate(self._file, self.n_samples * self.row_bytes)
 
     def merge(self, total) -> None:
         """Replace rows and counts by `total([rows, counts])`, block by block (e.g. a sum over workers)."""
@@ -154,7 +161,7 @@ class HostTapBuffer:
             if self._values is not None:
                 self._values[start:stop] = values
             else:
-                os.pwrite(self._fd, values.tobytes(), start * self.row_bytes)
+                os.pwrite(self._file, values.tobytes(), start * self.row_bytes)
             self.counts[start:stop] = np.minimum(np.asarray(counts), 255)
 
     def check_complete(self) -> None:

@@ -22,19 +22,25 @@ class LatentEncoder(keras.Model):
         self._capture.plan = plan
         self.built = True
 
+    @property
+    def _plan(self) -> TapPlan:
+        plan = self._capture.plan
+        assert plan is not None, "set in __init__"
+        return plan
+
     def call(self, x, training=None):
-        return self._capture.plan.encode(x)
+        return self._plan.encode(x)
 
     @property
     def input_shape(self) -> tuple:
-        return (None, *self._capture.plan.sample_shape)
+        return (None, *self._plan.sample_shape)
 
     @property
     def output_shape(self) -> tuple:
-        return (None, *self._capture.plan.latent_shape)
+        return (None, *self._plan.latent_shape)
 
     @property
     def layers(self) -> list:
         """The layers of the encoder it runs alone, if any (for sizing encode's blocks)."""
-        encoder = self._capture.plan.encoder
+        encoder = self._plan.encoder
         return [] if encoder is None else list(getattr(encoder, "layers", []))

@@ -10,7 +10,8 @@ strategy every replica scatters its own rows; across workers `collect` sums the 
 from __future__ import annotations
 
 import tempfile
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -67,7 +68,7 @@ class LatentRecorder:
                    for name, shape in self.row_shapes.items()}
             for kind in self.kinds
         }
-        self._consistent_fn = None
+        self._consistent_fn: Callable[[Any], Any] | None = None
 
     def record(self, values: Mapping[str, tf.Tensor], idx, kind: str = IN_FLIGHT) -> None:
         """Scatter a batch's tap `values` into the `kind` buffers at rows `idx` (call inside the step)."""
@@ -105,7 +106,8 @@ class LatentRecorder:
     def read(self, kind: str) -> dict[str, np.ndarray | HostTapBuffer]:
         """The `kind` buffers as NumPy arrays (one host copy each); a streamed buffer itself
         (read it block by block with `blocks()`: it may not fit in memory)."""
-        return {name: buf if getattr(buf, "streamed", False) else buf.read() for name, buf in self.buffers[kind].items()}
+        return {name: buf if getattr(buf, "streamed", False) else buf.read()
+                for name, buf in self.buffers[kind].items()}
 
     def reset_counts(self, kind: str = IN_FLIGHT) -> None:
         """Start an epoch: forget which rows of the `kind` buffers were written (and zero the rows
@@ -193,7 +195,7 @@ def drift(in_flight, consistent) -> dict[str, float]:
     """How far the in-flight matrix is from the consistent one: max and mean absolute difference
     (arrays, or streamed buffers compared block by block)."""
     top, total, count = 0.0, 0.0, 0
-    for a, b in zip(blocks(in_flight), blocks(consistent)):
+    for a, b in zip(blocks(in_flight), blocks(consistent), strict=True):
         diff = np.abs(np.subtract(a, b, dtype=np.float64) if a.dtype != np.float32 else a - b)
         top = max(top, float(diff.max()))
         total += float(diff.sum(dtype=np.float64))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf

@@ -9,7 +9,7 @@ scattered by the batch's sample indices (`capture/recorder.py`).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -17,8 +17,8 @@ import tensorflow as tf
 
 from zlens.capture.callback import CaptureCallback
 from zlens.capture.intercept import catch_outputs
-from zlens.capture.recorder import CONSISTENT, IN_FLIGHT, LatentRecorder, choose_storage
 from zlens.capture.latent_encoder import LatentEncoder
+from zlens.capture.recorder import CONSISTENT, IN_FLIGHT, LatentRecorder, choose_storage
 from zlens.capture.resident_loop import ResidentTrainLoop
 from zlens.capture.state import CaptureState
 from zlens.capture.taps import LATENT, TapPlan, check_taps
@@ -176,7 +176,8 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        config["autoencoder"] = keras.saving.deserialize_keras_object(config["autoencoder"], custom_objects=custom_objects)
+        config["autoencoder"] = keras.saving.deserialize_keras_object(config["autoencoder"],
+                                                                      custom_objects=custom_objects)
         return cls(**config)
 
     @property
@@ -320,7 +321,8 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         if validation_split:
             raise ZlensError("validation_split is not supported (it would drop rows from z); pass validation_data=.")
         if steps_per_epoch is not None:
-            raise ZlensError("steps_per_epoch is not supported: every sample must pass once per epoch for a complete z.")
+            raise ZlensError("steps_per_epoch is not supported: every sample must pass once per epoch "
+                             "for a complete z.")
         if capture is not None and capture not in CAPTURE_CHOICES:
             raise ZlensError(f"capture must be one of {', '.join(CAPTURE_CHOICES)} or None; got {capture!r}.")
         if not isinstance(capture_every, int) or capture_every < 1:
@@ -347,7 +349,8 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             self._detach_recorder()
             self.run = None
             with quiet_distributed_input(data.distributed):
-                return super().fit(data.train, epochs=epochs, verbose=verbose, callbacks=[*ordering, *(callbacks or [])],
+                return super().fit(data.train, epochs=epochs, verbose=verbose,
+                                   callbacks=[*ordering, *(callbacks or [])],
                                    validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False,
                                    **kwargs)
         kinds = CAPTURE_CHOICES[capture]
@@ -358,6 +361,7 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
 
             chief = strategy is None or placement(strategy).chief
             writer = RunWriter.in_memory(self, data, kinds, check_labels(labels, data.n_samples), chief=chief)
+        assert self._recorder is not None  # attached just above
         recorder_cb = CaptureCallback(
             self._recorder, writer, data.consistent, capture_every=capture_every, last_epoch=epochs - 1,
             on_nonfinite=on_nonfinite,
@@ -407,6 +411,7 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             state.resident.assign(x)
         else:
             state.resident = tf.Variable(x, trainable=False, name="zlens_samples")
+            assert order is not None, "samples held on the device come with their visiting order"
             state.order = tf.Variable(order.identity(), trainable=False, name="zlens_order")
             self.train_function = None
         if batch_size != state.resident_batch:

@@ -11,8 +11,9 @@ from the layers' outputs caught while a step runs (`capture/intercept.py`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -162,7 +163,7 @@ def _sample_shape(model: keras.Model, sample_shape) -> tuple[int, ...]:
     if sample_shape is not None:
         sample_shape = tuple(int(s) for s in sample_shape)
         if known is not None and (len(known) != len(sample_shape)
-                                  or any(k is not None and k != s for k, s in zip(known, sample_shape))):
+                                  or any(k is not None and k != s for k, s in zip(known, sample_shape, strict=True))):
             want = "(N, " + ", ".join("?" if k is None else str(k) for k in known) + ")"
             raise DataError(f"`x` has samples of shape {sample_shape} but the model expects samples of shape {want}."
                             + (" Flatten images for a dense model: x.reshape(len(x), -1)."

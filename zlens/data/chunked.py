@@ -80,12 +80,12 @@ class ChunkedRows:
 
     def read(self, chunk_ids: np.ndarray, key: int | None) -> tuple[np.ndarray, np.ndarray]:
         """The samples of these chunks as float32, and their indices; shuffled by `key` unless None."""
-        parts, idx = [], []
+        parts, spans = [], []
         for c in np.asarray(chunk_ids).reshape(-1).tolist():
             start, stop = c * self.chunk, min(self.n, (c + 1) * self.chunk)
             parts.append(np.asarray(self.x[start:stop]))
-            idx.append(np.arange(start, stop, dtype=np.int64))
-        rows, idx = np.concatenate(parts), np.concatenate(idx)
+            spans.append(np.arange(start, stop, dtype=np.int64))
+        rows, idx = np.concatenate(parts), np.concatenate(spans)
         if key is not None:
             order = np.random.default_rng(int(key) & 0xFFFFFFFFFFFFFFFF).permutation(len(idx))
             rows, idx = rows[order], idx[order]

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from zlens.data.data_source import DataSource, as_float32
 from zlens.data.fingerprint import row_chunks
-from zlens.data.sources import DataSource, _as_float32
 from zlens.errors import DataError
 
 #: How far outside the trained range (as a share of its span) new values may lie and still be
@@ -93,17 +93,19 @@ def _scaled(source: DataSource, factor: float | None) -> DataSource:
     if source.memory_mapped and source.x.dtype != np.float32:  # converted per block, never whole
         return DataSource(source.x, source.labels, name=source.name, scaled=factor is not None,
                           original_dtype=source.original_dtype, scale_factor=factor)
-    return DataSource(_as_float32(np.asarray(source.x), factor), source.labels, name=source.name,
+    return DataSource(as_float32(np.asarray(source.x), factor), source.labels, name=source.name,
                       scaled=factor is not None, original_dtype=source.original_dtype, scale_factor=factor)
 
 
 def _value_range(values: np.ndarray, factor: float | None = None) -> tuple[float, float]:
     """The smallest and largest of `values` (times `factor`, when given), read chunk by chunk."""
-    lo = hi = None
+    lo: float | None = None
+    hi: float | None = None
     for chunk in row_chunks(values):
-        chunk = chunk if factor is None else _as_float32(chunk, factor)
+        chunk = chunk if factor is None else as_float32(chunk, factor)
         lo = float(chunk.min()) if lo is None else min(lo, float(chunk.min()))
         hi = float(chunk.max()) if hi is None else max(hi, float(chunk.max()))
+    assert lo is not None and hi is not None, "no rows"
     return lo, hi
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from zlens.data.data_source import DataSource, as_float32
 from zlens.data.fingerprint import array_fingerprint
-from zlens.data.sources import DataSource, _as_float32
 
 _DIGITS_MAX = 16
 
@@ -34,7 +34,7 @@ def load_digits(*, as_images: bool = False) -> DataSource:
     bunch = datasets.load_digits()
     raw = np.ascontiguousarray(bunch.data)
     factor = 1 / _DIGITS_MAX
-    x = _as_float32(raw, factor)
+    x = as_float32(raw, factor)
     if as_images:
         x = x.reshape(-1, 8, 8, 1)
     src = DataSource(

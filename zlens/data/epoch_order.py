@@ -6,9 +6,10 @@ step maps positions to sample indices through a permutation held in a device var
 `ReorderEachEpoch` refreshes at the start of every epoch. Starting the shuffled index pipeline
 of `tf.data` instead, once per epoch and once more for the spare iterator Keras starts at each
 epoch's end, took a third of a 12k-row epoch (`python -m benchmarks --quick`, zlens row: 0.457 s
-before this path, about 0.3 s with it). Epoch e's permutation depends only on (seed, e): with a seed, a resumed run visits
-the samples in the order the uninterrupted run would have (without one, each fit draws its own). (The `tf.data` paths draw a new key each time
-their pipeline starts, so a run on the same samples memory-mapped visits them in another order.)
+before this path, about 0.3 s with it). Epoch e's permutation depends only on (seed, e): with a
+seed, a resumed run visits the samples in the order the uninterrupted run would have (without
+one, each fit draws its own). (The `tf.data` paths draw a new key each time their pipeline
+starts, so a run on the same samples memory-mapped visits them in another order.)
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ Arrays and `tf.data` datasets all become `TrainingData`: a shuffled dataset of
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -143,7 +143,8 @@ def sample_shape_of(x) -> tuple[int, ...]:
 def _from_lazy_source(source: DataSource, batch_size, shuffle, seed) -> TrainingData:
     """A source whose stored values are converted per batch (a large integer `.npy`): read by index."""
     shard = _gathered_shards(source.n_samples, reader_gatherer(source.take, source.sample_shape), None, shuffle, seed)
-    return TrainingData(*shard(batch_size), source.n_samples, source, shard=shard, batch_size=batch_size)
+    train, consistent = shard(batch_size)
+    return TrainingData(train, consistent, source.n_samples, source, shard=shard, batch_size=batch_size)
 
 
 def _from_chunked_source(source: DataSource, batch_size, shuffle, seed) -> TrainingData:
@@ -156,7 +157,8 @@ def _from_chunked_source(source: DataSource, batch_size, shuffle, seed) -> Train
         consistent = rows.batches(max(batch, CONSISTENT_BATCH), shuffle=False, shard=(count, index))
         return train, consistent
 
-    return TrainingData(*shard(batch_size), source.n_samples, source, shard=shard, batch_size=batch_size)
+    train, consistent = shard(batch_size)
+    return TrainingData(train, consistent, source.n_samples, source, shard=shard, batch_size=batch_size)
 
 
 def _gathered_shards(n, gather_x, gather_y, shuffle, seed):
@@ -176,7 +178,8 @@ def _from_dataset(ds, batch_size, shuffle, seed, input_shape, n_samples) -> Trai
     spec = ds.element_spec
     if _is_indexed_spec(spec):
         n = n_samples if n_samples is not None else _count_indexed(ds)
-        return TrainingData(ds, ds, n, batch_size=batch_size, target_spec=_per_sample(spec[1]) if len(spec) == 3 else None)
+        return TrainingData(ds, ds, n, batch_size=batch_size,
+                            target_spec=_per_sample(spec[1]) if len(spec) == 3 else None)
     x_spec = spec[0] if isinstance(spec, tuple) else spec
     if input_shape is not None and len(x_spec.shape) != len(input_shape):
         raise DataError(
@@ -195,7 +198,8 @@ def _from_dataset(ds, batch_size, shuffle, seed, input_shape, n_samples) -> Trai
         return train, consistent
 
     target = _per_sample(spec[1], batched=False) if isinstance(spec, tuple) and len(spec) > 1 else None
-    return TrainingData(*shard(batch_size), n, shard=shard, batch_size=batch_size, target_spec=target)
+    train, consistent = shard(batch_size)
+    return TrainingData(train, consistent, n, shard=shard, batch_size=batch_size, target_spec=target)
 
 
 def _per_sample(spec: tf.TensorSpec, batched: bool = True) -> tf.TensorSpec:

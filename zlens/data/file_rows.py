@@ -57,7 +57,7 @@ def read_rows_into(x: np.ndarray, start: int, stop: int, out: np.ndarray) -> np.
     row_bytes = int(np.prod(x.shape[1:], dtype=np.int64)) * x.itemsize
     fd = os.open(filename, os.O_RDONLY)
     try:
-        pread_into(fd, memoryview(target.reshape(-1).view(np.uint8)), offset + start * row_bytes)
+        pread_into(fd, target.reshape(-1).view(np.uint8).data, offset + start * row_bytes)
     finally:
         os.close(fd)
     return target
@@ -75,7 +75,7 @@ def _file_region(x) -> tuple[str, int] | None:
     root = x
     while isinstance(root.base, np.ndarray):
         root = root.base
-    if not isinstance(root, np.memmap) or getattr(root, "filename", None) is None:
+    if not isinstance(root, np.memmap) or root.filename is None:
         return None
     # np.memmap maps the file so that its own data pointer sits at byte `offset` of the file.
     return root.filename, int(root.offset) + (x.ctypes.data - root.ctypes.data)
@@ -94,7 +94,7 @@ class MemmapRows:
         [[8.0, 9.0], [2.0, 3.0]]
     """
 
-    def __init__(self, x: np.memmap) -> None:
+    def __init__(self, x: np.ndarray) -> None:
         region = _file_region(x)
         if region is None:
             raise DataError("MemmapRows needs a C-ordered memory-mapped array (np.load(path, mmap_mode='r')).")
@@ -130,7 +130,7 @@ def consecutive_runs(ranked: np.ndarray) -> list[tuple[int, int]]:
         [(0, 3), (3, 4), (4, 6)]
     """
     starts = np.flatnonzero(np.r_[True, np.diff(ranked) != 1])
-    return list(zip(starts.tolist(), np.r_[starts[1:], len(ranked)].tolist()))
+    return list(zip(starts.tolist(), np.r_[starts[1:], len(ranked)].tolist(), strict=True))
 
 
 def pread_exact(fd: int, size: int, offset: int) -> bytearray:

@@ -7,7 +7,7 @@ arrays are hashed chunk by chunk, never loaded whole.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

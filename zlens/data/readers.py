@@ -35,7 +35,8 @@ def existing_file(path: str | Path) -> Path:
     if file.is_dir():
         raise DataError(f"{file}: is a directory; give a data file ({FORMATS}).")
     if file.name.lower().endswith(".zarr"):
-        raise DataError(f"{file}: is a file; a Zarr store is a folder (written with zarr.create_array or zarr.open_group).")
+        raise DataError(f"{file}: is a file; a Zarr store is a folder (written with zarr.create_array or "
+                        "zarr.open_group).")
     if file.stat().st_size == 0:
         raise DataError(f"{file}: the file is empty (0 bytes).")
     return file

@@ -6,14 +6,12 @@ Zarr stores (read chunk by chunk).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from zlens.data.chunked import is_chunked_array, open_zarr_array
-from zlens.data.file_rows import MemmapRows, is_memory_mapped, read_rows, read_rows_into
+from zlens.data.data_source import DataSource, as_float32
 from zlens.data.fingerprint import array_fingerprint, row_chunks
 from zlens.data.readers import (
     CSV_SUFFIXES,
@@ -32,158 +30,6 @@ from zlens.errors import DataError
 #: An integer `.npy` whose float32 form is smaller than this is converted in memory at load
 #: time; a larger one stays memory-mapped and is converted per batch by `DataSource.rows`.
 MATERIALIZE_BYTES = 256 * 2**20
-
-
-@dataclass
-class DataSource:
-    """Samples (N, ...) with optional labels, where they came from, and how they were scaled.
-
-    `x` is float32 with its final values, in memory or memory-mapped; or, for an integer
-    `.npy` too large to convert in memory (see `MATERIALIZE_BYTES`), the raw memory-mapped
-    array, converted per batch by `rows` / `batches` (then `lazy` is True). Read samples
-    through `rows` / `batches` / `to_numpy` and both cases look the same.
-
-    Args:
-        x: the samples, one row per sample.
-        labels: one label per sample (numbers or strings), or None.
-        name: the absolute path of the file, "digits", or "array".
-        scaled: integer values were (or, when lazy, will be) mapped to [0, 1].
-        original_dtype: the dtype of the data as stored; defaults to `x`'s dtype.
-        scale_factor: the factor the stored values are multiplied by (1/255 for 8-bit
-            pixels, 1/16 for the digits), or None when they are not scaled.
-
-    Example:
-        >>> src = DataSource(np.zeros((4, 3), "float32"))
-        >>> src.n_samples, src.fingerprint()["shape"]
-        (4, [4, 3])
-    """
-
-    x: np.ndarray
-    labels: np.ndarray | None = None
-    name: str = "array"
-    scaled: bool = False
-    original_dtype: str = ""
-    scale_factor: float | None = None
-    _fingerprint: dict | None = field(default=None, init=False, repr=False, compare=False)
-    _reader: MemmapRows | None = field(default=None, init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not self.original_dtype:
-            self.original_dtype = str(self.x.dtype)
-
-    @property
-    def n_samples(self) -> int:
-        """The number of samples N."""
-        return int(self.x.shape[0])
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        """The shape of one sample: `(features,)` or `(H, W[, C])`."""
-        return tuple(int(d) for d in self.x.shape[1:])
-
-    @property
-    def memory_mapped(self) -> bool:
-        """`x` is read from its file on demand rather than held in memory."""
-        return isinstance(self.x, np.memmap) or isinstance(getattr(self.x, "base", None), np.memmap)
-
-    @property
-    def chunked(self) -> bool:
-        """`x` is a chunked on-disk array (Zarr), read a group of chunks at a time."""
-        return is_chunked_array(self.x)
-
-    @property
-    def lazy(self) -> bool:
-        """`x` holds stored values that `rows` converts (and scales) to float32 per batch."""
-        return self.x.dtype != np.float32
-
-    def rows(self, start: int, stop: int) -> np.ndarray:
-        """Samples `start:stop` as float32, scaled: a view when `x` is already float32.
-
-        Example:
-            >>> DataSource(np.full((3, 2), 255, "uint8"), scale_factor=1 / 255).rows(0, 2)
-            array([[1., 1.],
-                   [1., 1.]], dtype=float32)
-        """
-        chunk = read_rows(self.x, start, stop)
-        if not self.lazy:
-            return np.asarray(chunk)
-        return _as_float32(chunk, self.scale_factor)
-
-    def rows_into(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
-        """Samples `start:stop` as float32, scaled, written into `out[:n]` (float32); returns it.
-
-        A memory-mapped float32 `.npy` is read straight into `out`, with no array in between
-        (what a streaming encode stages its blocks with).
-
-        Example:
-            >>> out = np.empty((2, 2), "float32")
-            >>> DataSource(np.full((3, 2), 255, "uint8"), scale_factor=1 / 255).rows_into(1, 3, out).tolist()
-            [[1.0, 1.0], [1.0, 1.0]]
-        """
-        if not self.lazy:
-            return read_rows_into(self.x, start, stop, out)
-        chunk = read_rows(self.x, start, stop)
-        return _as_float32(chunk, self.scale_factor, out=out[: len(chunk)])
-
-    def take(self, idx) -> np.ndarray:
-        """The samples at indices `idx`, as float32, scaled; a memory-mapped file is read, not mapped in.
-
-        Example:
-            >>> DataSource(np.arange(6, dtype="uint8").reshape(3, 2), scale_factor=0.5).take([2, 0]).tolist()
-            [[2.0, 2.5], [0.0, 0.5]]
-        """
-        idx = np.asarray(idx, dtype=np.int64)
-        if is_memory_mapped(self.x):
-            if self._reader is None:
-                self._reader = MemmapRows(self.x)
-            chunk = self._reader(idx)
-        else:
-            chunk = self.x[idx]
-        return _as_float32(chunk, self.scale_factor) if self.lazy else np.asarray(chunk)
-
-    def batches(self, batch_size: int) -> Iterator[np.ndarray]:
-        """Float32 batches in sample order; the last one is partial when N % batch_size > 0.
-
-        Example:
-            >>> [len(b) for b in DataSource(np.zeros((5, 2), "float32")).batches(2)]
-            [2, 2, 1]
-        """
-        for start in range(0, self.n_samples, batch_size):
-            yield self.rows(start, start + batch_size)
-
-    def to_numpy(self) -> np.ndarray:
-        """All samples as one float32 array (a lazy source is read whole: mind its size)."""
-        return self.rows(0, self.n_samples)
-
-    def fingerprint(self) -> dict:
-        """Identify the data as stored (before scaling and flattening) by its content.
-
-        Returns `{"shape", "dtype", "sha256", "n_samples"}`; the hash covers the stored
-        values, read in row chunks, so a memory-mapped file is never loaded whole. Computed
-        once and cached.
-
-        Example:
-            >>> DataSource(np.zeros((2, 2), "float32")).fingerprint()["dtype"]
-            'float32'
-        """
-        if self._fingerprint is None:
-            self._fingerprint = array_fingerprint(self.x)
-        return dict(self._fingerprint)
-
-    def describe(self) -> dict:
-        """A JSON-ready summary for run configs, logs and the report."""
-        labels = self.labels
-        return {
-            "name": self.name,
-            "n_samples": self.n_samples,
-            "sample_shape": list(self.sample_shape),
-            "original_dtype": self.original_dtype,
-            "scaled": self.scaled,
-            "scale_factor": self.scale_factor,
-            "memory_mapped": self.memory_mapped,
-            "lazy": self.lazy,
-            "n_classes": None if labels is None else int(len(np.unique(labels))),
-        }
 
 
 def load_data(
@@ -227,6 +73,7 @@ def load_data(
         ((1797, 64), 'digits')
     """
     _check_scale(scale)
+    labels_name: str | None
     if path is None:
         if label_column is not None or labels_path is not None or key is not None:
             raise DataError(
@@ -301,7 +148,7 @@ def _to_source(x, labels, name, flatten, scale, x_name, labels_name) -> DataSour
         not src.memory_mapped or raw.size * 4 < MATERIALIZE_BYTES
     ):
         src._fingerprint = array_fingerprint(raw)  # of the stored values, before converting
-        src.x = _as_float32(raw, factor)
+        src.x = as_float32(raw, factor)
     if flatten and src.x.ndim > 2:
         src.x = _flatten(src.x, x_name)
     return src
@@ -323,16 +170,6 @@ def _auto_scale_factor(x: np.ndarray) -> float | None:
         return 1 / 255
     in_range = all(chunk.min() >= 0 and chunk.max() <= 255 for chunk in row_chunks(x))
     return 1 / 255 if in_range else None
-
-
-def _as_float32(x: np.ndarray, factor: float | None, out: np.ndarray | None = None) -> np.ndarray:
-    """`x` as float32, times `factor` (in float32) when given; written into `out` when given."""
-    if factor is None:
-        if out is None:
-            return np.asarray(x, dtype=np.float32)
-        np.copyto(out, x, casting="unsafe")
-        return out
-    return np.multiply(x, np.float32(factor), out=out, dtype=np.float32, casting="unsafe")
 
 
 def _flatten(x: np.ndarray, what: str) -> np.ndarray:

@@ -6,7 +6,7 @@ trained or written, so internals can trust their inputs and a bad input costs no
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -120,7 +120,7 @@ def check_sample_shape(shape: tuple, expected: tuple, name: str) -> None:
     """Raise one clear `DataError` unless samples of array shape `shape` match `expected` (None: any size)."""
     sample = shape[1:]
     if len(sample) != len(expected) or any(
-        e is not None and e != s for s, e in zip(sample, expected)
+        e is not None and e != s for s, e in zip(sample, expected, strict=True)
     ):
         want = "(N, " + ", ".join("?" if e is None else str(e) for e in expected) + ")"
         raise DataError(

@@ -33,10 +33,11 @@ def distribute_data(data: TrainingData, strategy: tf.distribute.Strategy, batch_
         consistent = strategy.experimental_distribute_dataset(data.consistent)
     else:
         per_replica = -(-batch_size // placement(strategy).replicas)
+        shards = data.shard
 
         def pipeline(which: int):
             def build(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-                shard = data.shard(per_replica, ctx.num_input_pipelines, ctx.input_pipeline_id)[which]
+                shard = shards(per_replica, ctx.num_input_pipelines, ctx.input_pipeline_id)[which]
                 # Workers' shards may differ by a batch. With a known length Keras would run each
                 # worker's own number of steps and the workers' collectives would fall out of
                 # step; unknown, every worker runs until all are out of data (tf.distribute

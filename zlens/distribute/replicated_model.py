@@ -23,6 +23,10 @@ class ReplicatedTraining:
     """
 
     _logs_as_vectors = False
+    # Set by keras.Model, whose methods this mixin runs beside (declared for the type checker).
+    distribute_strategy: tf.distribute.Strategy
+    jit_compile: bool
+    steps_per_execution: int
 
     def _replica_strategy(self) -> tf.distribute.Strategy | None:
         """The `tf.distribute` strategy this model trains under (checked), or None for one device."""

@@ -26,7 +26,8 @@ def build(name: str, sample_shape, encoding_dim: int | None = None, **kwargs):
         kwargs["encoding_dim"] = encoding_dim
     if name == "conv":
         if len(sample_shape) not in (2, 3):
-            raise ModelError(f"the conv model needs image samples (H, W) or (H, W, C); the data's samples have shape {sample_shape}.")
+            raise ModelError(f"the conv model needs image samples (H, W) or (H, W, C); the data's samples have "
+                             f"shape {sample_shape}.")
         return conv(sample_shape, **kwargs)
     if name in ("dense", "vae"):
         if len(sample_shape) != 1:

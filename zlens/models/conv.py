@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 
@@ -60,7 +60,8 @@ def conv(
     t = keras.layers.Dense(math.prod(inner), activation="relu", name="decoder_dense")(z)
     t = keras.layers.Reshape(inner, name="unflatten")(t)
     for i, f in enumerate(reversed(filters)):
-        t = keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu", name=f"decoder_deconv{i}")(t)
+        t = keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu",
+                                         name=f"decoder_deconv{i}")(t)
     t = keras.layers.Conv2D(channels, 3, padding="same", activation="sigmoid", name="decoder_out")(t)
     if (ph, pw) != (h, w):
         t = keras.layers.Cropping2D(((0, ph - h), (0, pw - w)), name="crop")(t)

@@ -5,11 +5,12 @@ Everything reads the store one epoch at a time; where a number uses a subsample,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 
+from zlens.errors import ZlensError
 from zlens.report.sampling import count
 
 KNN_MAX_SAMPLES = 5_000  # k-NN is fitted and scored on at most this many samples per epoch
@@ -180,7 +181,10 @@ class Movement:
 
     def top(self, by: str = "displacement", n: int = 10) -> np.ndarray:
         """Indices of the `n` samples that moved most, `by` "displacement" or "error" (|change|)."""
-        values = self.displacement if by == "displacement" else np.abs(self.error_change)
+        change = self.error_change
+        if by == "error" and change is None:
+            raise ZlensError("no recon_error tap was captured: rank the samples by displacement.")
+        values = self.displacement if by == "displacement" or change is None else np.abs(change)
         n = min(n, len(values))
         top = np.argpartition(-values, n - 1)[:n]
         return top[np.argsort(-values[top], kind="stable")]

@@ -52,16 +52,17 @@ def label_coloring(labels: np.ndarray | None, n_samples: int) -> Coloring:
         codes, names = classes
         k = len(names)
         if k <= 10:
-            palette = [to_hex(c) for c in colormaps["tab10"].colors[:k]]
+            palette = [to_hex(c) for c in _listed("tab10")[:k]]
         elif k <= 20:
-            palette = [to_hex(c) for c in colormaps["tab20"].colors[:k]]
+            palette = [to_hex(c) for c in _listed("tab20")[:k]]
         else:
             palette = [to_hex(colormaps["turbo"](v)) for v in np.linspace(0.05, 0.95, k)]
-        return Coloring(codes.astype(np.int64), palette, [(_printable(n), c) for n, c in zip(names, palette)], "label")
+        legend = [(_printable(n), c) for n, c in zip(names, palette, strict=True)]
+        return Coloring(codes.astype(np.int64), palette, legend, "label")
     values = np.asarray(labels)
     if values.dtype.kind not in "iuf":  # many distinct strings: not worth a legend
         codes = np.unique(values, return_inverse=True)[1].reshape(-1) % 20
-        palette = [to_hex(c) for c in colormaps["tab20"].colors]
+        palette = [to_hex(c) for c in _listed("tab20")]
         return Coloring(codes.astype(np.int64), palette, [], f"label ({len(np.unique(values))} distinct values)")
     values = values.astype(np.float64)
     lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
@@ -84,3 +85,13 @@ def add_label_legend(ax, coloring) -> None:
         handles = [Line2D([], [], ls="", marker="o", color=c, label=text) for text, c in coloring.legend]
         ax.legend(handles=handles, title=coloring.title, fontsize=7, title_fontsize=8, loc="best",
                   markerscale=0.9)
+
+
+def _listed(name: str) -> list:
+    """The colours of one of matplotlib's qualitative (listed) colormaps, e.g. "tab10"."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    cmap = colormaps[name]
+    assert isinstance(cmap, ListedColormap), name
+    return list(cmap.colors)  # type: ignore[arg-type]  # (a sequence of RGB tuples for these maps)

@@ -6,6 +6,8 @@ the picture (`NotebookFigure`), whichever matplotlib backend is active.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -122,7 +124,7 @@ def recon_error_histogram(run, epoch: int = -1, kind: str | None = None) -> Figu
     err = np.asarray(run.recon_error(epoch, kind), dtype=np.float64)
     fig = NotebookFigure(figsize=(6.4, 4.0), layout="constrained")
     ax = fig.add_subplot()
-    bins = np.histogram_bin_edges(err, bins=min(60, max(10, int(np.sqrt(len(err))))))
+    bins: Any = np.histogram_bin_edges(err, bins=min(60, max(10, int(np.sqrt(len(err))))))
     first = run.epochs[0]
     if first != epoch:
         err0 = np.asarray(run.recon_error(first, kind), dtype=np.float64)
@@ -182,8 +184,8 @@ def reconstruction_grid(run, n: int = 8, *, x: np.ndarray | None = None, kind: s
     groups = [g for g in (pairs or reconstructions(run, n, x=x, kind=kind)) if g is not None]
     cols = max(len(g.indices) for g in groups)
     fig = NotebookFigure(figsize=(1.1 * cols + 1.2, 2.4 * len(groups) + 0.4), layout="constrained")
-    subfigs = np.atleast_1d(fig.subfigures(len(groups), 1))
-    for sub, group in zip(subfigs, groups):
+    subfigs = np.atleast_1d(fig.subfigures(len(groups), 1))  # type: ignore[arg-type]  # (one SubFigure, or several)
+    for sub, group in zip(subfigs, groups, strict=True):
         sub.suptitle(group.title, fontsize=9)
         axes = sub.subplots(2, cols, squeeze=False)
         for j in range(cols):
@@ -217,7 +219,7 @@ def movement(run, kind: str | None = None, n: int = 10, *, scores: Movement | No
              title="how far each sample moved in z")
     for i in moved.top("displacement", min(n, 3)):
         left.axvline(moved.displacement[i], color="k", lw=0.6, ls=":")
-    if moved.error_first is None:
+    if moved.error_first is None or moved.error_last is None:
         _empty(right, "no recon_error tap captured")
     else:
         right.scatter(moved.error_first, moved.error_last, s=4, linewidths=0, color="0.6")
@@ -239,7 +241,8 @@ def movement(run, kind: str | None = None, n: int = 10, *, scores: Movement | No
 
 
 def _present(epochs: list, values: list) -> tuple[np.ndarray, np.ndarray]:
-    pairs = [(e, v) for e, v in zip(epochs, values) if isinstance(v, (int, float)) and np.isfinite(v)]
+    """The epochs with a finite value; a metric the history lacks comes as [] (no points)."""
+    pairs = [(e, v) for e, v in zip(epochs, values, strict=False) if isinstance(v, (int, float)) and np.isfinite(v)]
     return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs], dtype=float)
 
 

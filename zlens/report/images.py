@@ -117,7 +117,7 @@ def reconstructions(run, n: int = 8, *, x: np.ndarray | None = None, kind: str |
     k = len(spread)
     first = Reconstructions(spread, inputs[:k], outputs[:k], None if errors is None else errors[spread],
                             "samples spread over the data set")
-    if worst is None:
+    if worst is None or errors is None:
         return first, None
     return first, Reconstructions(worst, inputs[k:], outputs[k:], errors[worst],
                                   f"the {len(worst)} samples with the largest reconstruction error "

@@ -14,14 +14,20 @@ import numpy as np
 
 from zlens.errors import ZlensError
 from zlens.report import _html as h
+from zlens.report import figures
 from zlens.report._assets import CSS, JS
-from zlens.report.analysis import (class_labels, movement_scores, plan_separation, read_epochs, separation_at,
-                                   separation_from)
+from zlens.report.analysis import (
+    class_labels,
+    movement_scores,
+    plan_separation,
+    read_epochs,
+    separation_at,
+    separation_from,
+)
 from zlens.report.colors import label_coloring
 from zlens.report.frames import FRAME_POINTS, frames_from_rows, latent_points, write_gif
 from zlens.report.projection import check_method
 from zlens.report.sampling import MAX_FRAMES, check_max_points, count, draw_indices, spaced_epochs
-from zlens.report import figures
 
 GIF_NAME = "latent_motion.gif"
 FPS = 4
@@ -270,7 +276,7 @@ def _separation_section(run, sep, epoch) -> str:
     if sep is None:
         why = "this run has no labels" if run.labels is None else "its labels are not classes (2 to 100 values)"
         return h.section("separation", "Label separation", h.note(f"Not measured: {why}."))
-    rows = [(e, f"{a:.3f}", h.fmt(s, 3)) for e, a, s in zip(sep.epochs, sep.knn_accuracy, sep.silhouette)]
+    rows = [(e, f"{a:.3f}", h.fmt(s, 3)) for e, a, s in zip(sep.epochs, sep.knn_accuracy, sep.silhouette, strict=True)]
     return h.section("separation", "Label separation per epoch", h.note(sep.describe()),
                      h.figure_img(figures.separation_curve(run, scores=sep), "separation per epoch"),
                      "<details><summary>table</summary>" +

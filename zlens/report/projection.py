@@ -6,6 +6,7 @@ A `Projection` is fitted once and then applied to any epoch, so motion between e
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class Projection:
         self.method = check_method(method)
         self.seed = seed
         self.kind_: str | None = None  # "identity" or the method, once fitted
-        self.model_ = None
+        self.model_: Any = None  # the fitted scikit-learn / umap estimator
         self.d_: int | None = None
 
     @property
@@ -74,7 +75,9 @@ class Projection:
 
     def fit_transform(self, z: np.ndarray) -> np.ndarray:
         """Fit on (n, d) rows and return their (n, 2) points."""
-        return self._fit(z, keep_embedding=True)
+        points = self._fit(z, keep_embedding=True)
+        assert points is not None
+        return points
 
     def transform(self, z: np.ndarray) -> np.ndarray:
         """Project (n, d) rows with the fitted projection; returns (n, 2) float32."""

@@ -9,8 +9,8 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -55,7 +55,7 @@ def export_projector(run, out_dir: str | Path, *, epoch: int | Sequence[int] = -
     if isinstance(run, (str, os.PathLike)):
         from zlens.run_open import open_run
 
-        run = open_run(run)
+        run = open_run(os.fspath(run))
     if tap not in run.taps:
         raise ZlensError(f"this run has no tap {tap!r}; its taps: {', '.join(run.taps)}.")
     kind = run.resolve_kind(kind)
@@ -167,9 +167,9 @@ def write_scalars(run, logdir: str | Path) -> Path:
     path = logdir / "events.out.tfevents.zlens"  # one name: an export again replaces it
     with tf.io.TFRecordWriter(str(path)) as writer:
         writer.write(event_pb2.Event(wall_time=now, file_version="brain.Event:2").SerializeToString())
-        for step, row in enumerate(zip(*history.values())):
+        for step, row in enumerate(zip(*history.values(), strict=True)):
             values = [summary_pb2.Summary.Value(tag=name, simple_value=float(value))
-                      for name, value in zip(history, row)
+                      for name, value in zip(history, row, strict=True)
                       if name != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool)
                       and np.isfinite(value)]
             event = event_pb2.Event(wall_time=now, step=int(history["epoch"][step]),

@@ -63,13 +63,14 @@ class CheckedArray:
             slots = [0]  # a whole array: all its chunks are checked at once
         else:
             first = key[0] if isinstance(key, tuple) else key
-            picked = range(self.shape[0])[first] if isinstance(first, (slice, int, np.integer)) else range(self.shape[0])
+            every = range(self.shape[0])
+            picked = every[first] if isinstance(first, (slice, int, np.integer)) else every
             slots = [picked] if isinstance(picked, int) else list(picked)
         seen: set[tuple[int, ...]] = set()
         for slot in slots:
             self._check_chunks_exist(slot, seen)
         try:
-            return self._array[key]
+            return np.asarray(self._array[key])
         except ValueError as err:
             if "checksum" not in str(err):
                 raise
@@ -87,7 +88,7 @@ class CheckedArray:
 
     def _chunk_coords(self, slot: int) -> list[tuple[int, ...]]:
         """The chunk grid coordinates that make up `slot` (all chunks, for a 1-D array's slot the one)."""
-        grid = [-(-n // c) for n, c in zip(self._array.shape, self._array.chunks)]
+        grid = [-(-n // c) for n, c in zip(self._array.shape, self._array.chunks, strict=True)]
         if self._array.ndim == 1:
             return [(slot // self._array.chunks[0],)] if self._epochs is not None else \
                 [(i,) for i in range(grid[0])]
@@ -95,6 +96,7 @@ class CheckedArray:
         return [(first, *rest) for rest in itertools.product(*(range(g) for g in grid[1:]))]
 
     def _chunk_file(self, coords: tuple[int, ...]) -> Path:
+        assert self._root is not None, "only a store on disk has chunk files"
         key = self._array.metadata.encode_chunk_key(coords)
         return self._root / self._array.path / key
 
@@ -116,7 +118,7 @@ class CheckedArray:
         """The `RunError` for a checksum mismatch, naming the first damaged chunk's file."""
         for slot in slots:
             for coords in self._chunk_coords(slot):
-                selection = tuple(slice(c * n, (c + 1) * n) for c, n in zip(coords, self._array.chunks))
+                selection = tuple(slice(c * n, (c + 1) * n) for c, n in zip(coords, self._array.chunks, strict=True))
                 try:
                     self._array[selection]
                 except ValueError:

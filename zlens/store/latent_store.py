@@ -98,7 +98,7 @@ class LatentStore:
     def __init__(self, group: zarr.Group, last_epoch: int | None = None) -> None:
         """Wrap an opened zlens group; use `create` or `open` instead of calling this."""
         self._group = group
-        attrs = group.attrs.asdict()
+        attrs: dict[str, Any] = group.attrs.asdict()
         self._n_samples = int(attrs["n_samples"])
         self._taps = {name: tuple(row) for name, row in attrs["taps"].items()}
         self._kinds = list(attrs["kinds"])
@@ -201,11 +201,11 @@ class LatentStore:
             raise RunError(f"`mode` must be 'r' or 'r+'; got {mode!r}.")
         store = _as_store(location, create=False)
         try:
-            group = zarr.open_group(store, mode=mode, zarr_format=3)
+            group = zarr.open_group(store, mode="r" if mode == "r" else "r+", zarr_format=3)
         except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError, KeyError) as exc:
             first_line = (str(exc).splitlines() or [""])[0]
             raise RunError(f"{location!s} is not a zlens latent store ({type(exc).__name__}: {first_line}).") from None
-        attrs = group.attrs.asdict()
+        attrs: dict[str, Any] = group.attrs.asdict()
         if attrs.get("format") != FORMAT:
             raise RunError(f"{location!s} is a Zarr group but not a zlens latent store (no format={FORMAT!r}).")
         if attrs.get("version") != VERSION:
@@ -214,7 +214,8 @@ class LatentStore:
         if mode == "r+" and isinstance(store, LocalStore):
             _remove_partial_files(Path(store.root))
         if mode == "r+" and last_epoch is not None:
-            raise RunError("`last_epoch` applies to a store opened to read (mode='r'); use truncate_after to drop epochs.")
+            raise RunError("`last_epoch` applies to a store opened to read (mode='r'); "
+                           "use truncate_after to drop epochs.")
         return cls(group, last_epoch)
 
     # ----------------------------------------------------------------- readers
@@ -248,7 +249,7 @@ class LatentStore:
         """The per-sample labels, or None; strings come back as a NumPy unicode array."""
         if not self._has("labels"):
             return None
-        values = self._group["labels"][:]
+        values = np.asarray(self._zarr_array("labels")[:])
         # Zarr gives variable-length strings back as StringDType/object: hand out plain '<U'.
         return np.array(values.tolist(), dtype=str) if values.dtype.kind in "OUT" else values
 
@@ -271,7 +272,7 @@ class LatentStore:
             >>> store.array("z")[-1, :10]                         # doctest: +SKIP
         """
         self._check_tap_kind(tap, kind)
-        return CheckedArray(self._group[f"{kind}/{tap}"], f"{kind}/{tap}", self._epochs, self._root)
+        return CheckedArray(self._zarr_array(f"{kind}/{tap}"), f"{kind}/{tap}", self._epochs, self._root)
 
     @property
     def _root(self) -> Path | None:
@@ -351,7 +352,7 @@ class LatentStore:
                         problems.append(f"{kind}/{tap} of epoch {epoch}: {bad} rows hold NaN or infinity, "
                                         "not flagged as recorded non-finite values.")
         try:
-            stored = [int(e) for e in CheckedArray(self._group["epochs"], "epochs", self._epochs, self._root)
+            stored = [int(e) for e in CheckedArray(self._zarr_array("epochs"), "epochs", self._epochs, self._root)
                       [: self._committed]]
         except RunError as err:
             problems.append(str(err))
@@ -360,7 +361,7 @@ class LatentStore:
                 problems.append(f"the epochs array {stored} disagrees with the committed epochs {self._epochs}.")
         if self._has("labels"):
             try:
-                CheckedArray(self._group["labels"], "labels", None, self._root)[:]
+                CheckedArray(self._zarr_array("labels"), "labels", None, self._root)[:]
             except RunError as err:
                 problems.append(str(err))
         return problems
@@ -421,7 +422,14 @@ class LatentStore:
 
     def _arrays(self) -> list[zarr.Array]:
         names = [f"{kind}/{tap}" for kind in self._kinds for tap in self._taps] + ["epochs"]
-        return [self._group[n] for n in names]
+        return [self._zarr_array(n) for n in names]
+
+    def _zarr_array(self, name: str) -> zarr.Array:
+        """The Zarr array `name` of the group (a `RunError` if the store has a group there instead)."""
+        node = self._group[name]
+        if not isinstance(node, zarr.Array):
+            raise RunError(f"{name!r} in this latent store is a group, not an array: the store is damaged.")
+        return node
 
     def _check_writable(self) -> None:
         if self._group.read_only:
@@ -477,7 +485,8 @@ class LatentStore:
         if name not in self._handles:
             # Every chunk is written as it is: zarr's default first compares each chunk with the
             # fill value, a whole extra pass (2-3x an in-memory commit's time for 60k x 32).
-            self._handles[name] = self._group[name].with_config({"write_empty_chunks": True})
+            self._handles[name] = self._zarr_array(name).with_config(
+                {"write_empty_chunks": True})  # type: ignore[call-overload]  # (zarr types it as a TypedDict)
         return self._handles[name]
 
     def _set_committed(self, epochs: list[int], nonfinite: dict[int, dict[str, int]]) -> None:

@@ -85,11 +85,30 @@ def atomic_write_text(path: Path, text: str) -> None:
         os.fchmod(fd, 0o666 & ~_umask())  # what open() would give: mkstemp makes it 0600
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    replace_durably(Path(tmp), path)
+
+
+def replace_durably(tmp: Path, path: Path) -> None:
+    """Move the finished temporary file `tmp` to `path` (same folder), so that a crash leaves the
+    old file or the new one: `tmp` reaches the disk first, then the rename does. On failure
+    `tmp` is removed. Every file of a run is written through this (`atomic_write_text`, the
+    model files).
+
+    Example:
+        >>> model.save(tmp); replace_durably(tmp, run / "model.keras")    # doctest: +SKIP
+    """
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
     try:  # make the rename itself durable; not possible on every platform
         dir_fd = os.open(path.parent, os.O_RDONLY)
