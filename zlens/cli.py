@@ -13,7 +13,15 @@ import os
 import re
 import sys
 
-from zlens.options import NONFINITE_CHOICES
+from zlens.options import (
+    CAPTURE_CHOICES,
+    EXPORT_FORMATS,
+    KINDS,
+    NONFINITE_CHOICES,
+    PROJECTION_METHODS,
+    STRATEGY_NAMES,
+    TAP_STORAGES,
+)
 
 EXIT_BAD_INPUT = 2
 _DISK_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
@@ -110,7 +118,7 @@ def _add_train(sub) -> None:
     fit = train.add_argument_group("training and capture")
     fit.add_argument("--epochs", type=int, default=None, help="epochs (default 10; with --resume: the planned total)")
     fit.add_argument("--batch-size", type=int, default=256, help="samples per step (default 256)")
-    fit.add_argument("--capture", choices=("in-flight", "consistent", "both"), default="both",
+    fit.add_argument("--capture", choices=tuple(CAPTURE_CHOICES), default="both",
                      help="which z to keep: in-flight (free), consistent (inference pass) or both (default)")
     fit.add_argument("--taps", default="z,recon_error", help="comma-separated taps (default z,recon_error)")
     fit.add_argument("--capture-every", type=int, default=1, metavar="K", help="keep every Kth epoch (the last always)")
@@ -119,10 +127,10 @@ def _add_train(sub) -> None:
     fit.add_argument("--on-nonfinite", choices=NONFINITE_CHOICES, default=None,
                      help="when a loss or z turns NaN or infinite: stop before keeping that epoch (default; the "
                           "run is marked failed, the epochs before stay), or record it, flagged")
-    fit.add_argument("--strategy", choices=("mirrored", "multi-worker"), default=None,
+    fit.add_argument("--strategy", choices=STRATEGY_NAMES, default=None,
                      help="train on every local GPU (mirrored) or on the machines in TF_CONFIG (multi-worker: "
                           "run the same command on each; the chief writes the run); see docs/scale-out.md")
-    fit.add_argument("--tap-storage", choices=("auto", "device", "host", "stream"), default="auto",
+    fit.add_argument("--tap-storage", choices=("auto", *TAP_STORAGES), default="auto",
                      help="where the z buffers live while an epoch runs: device, host memory, or streamed to a "
                           "scratch file (auto: device within --memory-budget, else stream)")
     fit.add_argument("--memory-budget", metavar="SIZE", default=None,
@@ -168,12 +176,12 @@ def _add_export(sub) -> None:
                                              "zlens export runs/digits --to projector --out proj/   "
                                              "# then: tensorboard --logdir proj/"))
     export.add_argument("run", metavar="RUN", help="the run directory")
-    export.add_argument("--to", choices=("npy", "csv", "parquet", "projector"), default=None,
+    export.add_argument("--to", choices=(*EXPORT_FORMATS, "projector"), default=None,
                         help="format (default: from --out); projector: a folder for TensorBoard's Embedding Projector")
     export.add_argument("--binary", action="store_true", help="projector: the tensor as float32 bytes instead of TSV")
     export.add_argument("--tap", default="z", help="tap name (default z)")
     export.add_argument("--epoch", type=int, default=-1, help="epoch number (default -1: the last captured)")
-    export.add_argument("--kind", choices=("in-flight", "consistent"), default=None, help="default: the run's kind")
+    export.add_argument("--kind", choices=KINDS, default=None, help="default: the run's kind")
     export.add_argument("--out", metavar="FILE", required=True, help="the file to write (a folder for --to projector)")
     export.add_argument("--quiet", action="store_true", help="no message when done")
 
@@ -187,8 +195,8 @@ def _add_report(sub) -> None:
     report.add_argument("run", metavar="RUN", help="the run directory")
     report.add_argument("--out", metavar="FILE", default=None, help="the page (default RUN/report.html)")
     report.add_argument("--epoch", type=int, default=-1, help="epoch of the scatter (default -1: the last)")
-    report.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca", help="2-D projection (default pca)")
-    report.add_argument("--kind", choices=("in-flight", "consistent"), default=None,
+    report.add_argument("--method", choices=PROJECTION_METHODS, default="pca", help="2-D projection (default pca)")
+    report.add_argument("--kind", choices=KINDS, default=None,
                         help="which z to show (default: in-flight when captured)")
     report.add_argument("--max-points", type=int, default=5000, help="points drawn (numbers use all samples)")
     report.add_argument("--no-gif", action="store_true", help="skip the GIF beside the page")
@@ -203,8 +211,8 @@ def _add_plot(sub) -> None:
                                            "zlens plot runs/digits --epoch 0 --method tsne --out z0.pdf"))
     plot.add_argument("run", metavar="RUN", help="the run directory")
     plot.add_argument("--epoch", type=int, default=-1, help="captured epoch (default -1: the last)")
-    plot.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca", help="2-D projection (default pca)")
-    plot.add_argument("--kind", choices=("in-flight", "consistent"), default=None,
+    plot.add_argument("--method", choices=PROJECTION_METHODS, default="pca", help="2-D projection (default pca)")
+    plot.add_argument("--kind", choices=KINDS, default=None,
                       help="which z to plot (default: in-flight when captured)")
     plot.add_argument("--max-points", type=int, default=20000, help="points drawn at most (a sample of them)")
     plot.add_argument("--out", metavar="FILE", required=True, help="image file (.png, .pdf, .svg)")

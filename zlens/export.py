@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from zlens.errors import ZlensError
+from zlens.options import EXPORT_FORMATS
 
-FORMATS = ("npy", "csv", "parquet")
+FORMATS = EXPORT_FORMATS
 
 
 def format_of(path: str | Path, to: str | None = None) -> str:

@@ -1,6 +1,26 @@
 """The values of zlens' options that more than one layer checks (library, CLI), in one place
 that imports nothing heavy, so the CLI can refuse a bad value before TensorFlow loads."""
 
+from zlens.kinds import CONSISTENT, IN_FLIGHT, KINDS
+
+#: What `capture=` (`zlens train --capture`) keeps: the kinds of z each choice captures.
+CAPTURE_CHOICES = {"in-flight": (IN_FLIGHT,), "consistent": (CONSISTENT,), "both": (IN_FLIGHT, CONSISTENT)}
+
+#: Where the capture buffers live (`tap_storage=`, `--tap-storage`; "auto" picks one of these).
+TAP_STORAGES = ("device", "host", "stream")
+
+#: The `tf.distribute` strategies zlens makes by name (`strategy=`, `--strategy`).
+STRATEGY_NAMES = ("mirrored", "multi-worker")
+
+#: The 2-D projections of z for plots and the page (`method=`, `--method`).
+PROJECTION_METHODS = ("pca", "tsne", "umap")
+
+#: The file formats one captured matrix is exported to (`zlens export --to`, also "projector").
+EXPORT_FORMATS = ("npy", "csv", "parquet")
+
+__all__ = ["CAPTURE_CHOICES", "EXPORT_FORMATS", "KINDS", "MODEL_NAMES", "NONFINITE_CHOICES", "PROJECTION_METHODS",
+           "STRATEGY_NAMES", "TAP_STORAGES", "check_nonfinite_choice"]
+
 #: The autoencoders zlens builds by name (`zlens.models.build`, `zlens train --model`).
 MODEL_NAMES = ("dense", "conv", "vae")
 

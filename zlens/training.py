@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from zlens.capture.intercept import walk_layers
 from zlens.capture.recorder import choose_storage
-from zlens.capture.tapped_autoencoder import CAPTURE_CHOICES, TappedAutoencoder
+from zlens.capture.tapped_autoencoder import TappedAutoencoder
 from zlens.capture.taps import LATENT, check_taps
 from zlens.data.conform import preprocessing_record
 from zlens.data.feed import RESIDENT_BYTES, prepare_training_data, sample_shape_of
@@ -29,7 +29,7 @@ from zlens.distribute import check_built_under, placement, resolve_strategy
 from zlens.errors import ModelError, NonFiniteError, RunError, Terminated, ZlensError
 from zlens.loading import load_model
 from zlens.models.pair import EncoderDecoder
-from zlens.options import MODEL_NAMES, check_nonfinite_choice
+from zlens.options import CAPTURE_CHOICES, MODEL_NAMES, check_nonfinite_choice
 from zlens.run import Run
 from zlens.run_writer import RunWriter
 from zlens.signals import terminate_on_sigterm

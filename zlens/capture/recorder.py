@@ -19,8 +19,9 @@ import tensorflow as tf
 from zlens.capture.buffer import TapBuffer
 from zlens.capture.host_buffer import HostTapBuffer, block_rows
 from zlens.kinds import CONSISTENT, IN_FLIGHT
+from zlens.options import TAP_STORAGES
 
-STORAGES = ("device", "host", "stream")
+STORAGES = TAP_STORAGES
 DEFAULT_MEMORY_BUDGET = 4 * 2**30
 
 

@@ -18,7 +18,7 @@ import tensorflow as tf
 from zlens.capture.callback import CaptureCallback
 from zlens.capture.intercept import catch_outputs
 from zlens.capture.latent_encoder import LatentEncoder
-from zlens.capture.recorder import CONSISTENT, IN_FLIGHT, LatentRecorder, choose_storage
+from zlens.capture.recorder import IN_FLIGHT, LatentRecorder, choose_storage
 from zlens.capture.resident_loop import ResidentTrainLoop
 from zlens.capture.state import CaptureState
 from zlens.capture.taps import LATENT, TapPlan, check_taps
@@ -29,9 +29,8 @@ from zlens.distribute import WorkerSum, distribute_data, placement
 from zlens.distribute.replicated_model import ReplicatedTraining, quiet_distributed_input
 from zlens.errors import ModelError, ZlensError
 from zlens.models.pair import EncoderDecoder
-from zlens.options import check_nonfinite_choice
+from zlens.options import CAPTURE_CHOICES, check_nonfinite_choice
 
-CAPTURE_CHOICES = {"in-flight": (IN_FLIGHT,), "consistent": (CONSISTENT,), "both": (IN_FLIGHT, CONSISTENT)}
 #: The wrapped model's methods that, when it overrides one, make its own `train_step` the step.
 USER_STEP_METHODS = ("train_step", "compute_loss")
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from zlens.errors import ZlensError
-
-STRATEGY_NAMES = ("mirrored", "multi-worker")
+from zlens.options import STRATEGY_NAMES
 
 
 def resolve_strategy(strategy) -> tf.distribute.Strategy | None:

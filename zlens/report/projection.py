@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from zlens.errors import ZlensError
+from zlens.options import PROJECTION_METHODS
 
-METHODS = ("pca", "tsne", "umap")
+METHODS = PROJECTION_METHODS
 _NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "identity": "the latent itself"}
 
 

@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from zlens.errors import RunError
-
-KINDS = ("in-flight", "consistent")
+from zlens.kinds import KINDS
 
 
 def check_taps(taps: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, ...]]:
