@@ -7,7 +7,7 @@ Under a `tf.distribute` strategy it is still ONE plain variable: each replica wr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -62,9 +62,18 @@ class TapBuffer:
         self.values.scatter_update(tf.IndexedSlices(values, idx))
         self.counts.scatter_add(tf.IndexedSlices(tf.ones_like(idx), idx))
 
+    @property
+    def streamed(self) -> bool:
+        """False: the matrix fits the device, so it fits the host (see `CaptureBuffer`)."""
+        return False
+
     def read(self) -> np.ndarray:
         """The buffer as a NumPy array, (N, *row_shape): one device-to-host copy."""
         return self.values.numpy()
+
+    def blocks(self) -> Iterator[tuple[int, np.ndarray]]:
+        """`(0, matrix)`: one block, read once (a device buffer's matrix fits the host)."""
+        yield 0, self.read()
 
     def reset_counts(self) -> None:
         """Start a new epoch: forget which rows were written."""

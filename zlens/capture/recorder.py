@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from zlens.capture.buffer import TapBuffer
+from zlens.capture.buffer_protocol import CaptureBuffer
 from zlens.capture.host_buffer import HostTapBuffer, block_rows
 from zlens.kinds import CONSISTENT, IN_FLIGHT
 from zlens.options import TAP_STORAGES
@@ -104,11 +105,10 @@ class LatentRecorder:
         x, y, idx = batch[0], batch[1] if len(batch) == 3 else batch[0], batch[-1]
         self.record(self.infer(x, y), idx, kind=CONSISTENT)
 
-    def read(self, kind: str) -> dict[str, np.ndarray | HostTapBuffer]:
+    def read(self, kind: str) -> dict[str, np.ndarray | CaptureBuffer]:
         """The `kind` buffers as NumPy arrays (one host copy each); a streamed buffer itself
         (read it block by block with `blocks()`: it may not fit in memory)."""
-        return {name: buf if getattr(buf, "streamed", False) else buf.read()
-                for name, buf in self.buffers[kind].items()}
+        return {name: buf if buf.streamed else buf.read() for name, buf in self.buffers[kind].items()}
 
     def reset_counts(self, kind: str = IN_FLIGHT) -> None:
         """Start an epoch: forget which rows of the `kind` buffers were written (and zero the rows
@@ -183,7 +183,7 @@ def buffer_bytes(n_samples: int, row_shapes: Mapping[str, tuple[int, ...]], kind
 
 def blocks(value) -> Iterator[np.ndarray]:
     """An array, or a streamed buffer, as consecutive row blocks of about 8 MB."""
-    if hasattr(value, "blocks"):
+    if not isinstance(value, np.ndarray):  # a streamed `CaptureBuffer`
         for _, rows in value.blocks():
             yield rows
         return

@@ -4,13 +4,27 @@ Each turns an accepted input into one canonical form or raises a one-line RunErr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from zlens.errors import RunError
 from zlens.kinds import KINDS
+
+
+@runtime_checkable
+class RowSource(Protocol):
+    """A matrix too large for memory, committed block by block (a streamed capture buffer)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def dtype(self) -> Any: ...
+
+    def blocks(self) -> Iterator[tuple[int, np.ndarray]]:
+        """`(start, rows)` over the matrix in order."""
 
 
 def check_taps(taps: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, ...]]:
@@ -58,14 +72,14 @@ def check_labels(labels: Any, n_samples: int) -> np.ndarray:
 def check_values(
     values: Mapping[str, Mapping[str, Any]], kinds: list[str], taps: dict[str, tuple[int, ...]],
     n_samples: int, dtype: np.dtype,
-) -> dict[str, dict[str, np.ndarray]]:
+) -> dict[str, dict[str, np.ndarray | RowSource]]:
     """Validate one commit's values[kind][tap] against the store's layout; cast to `dtype`."""
     if not isinstance(values, Mapping):
         raise RunError("`values` must be a dict kind -> {tap: array}, e.g. {'in-flight': {'z': z}}.")
     extra = set(values) - set(kinds)
     if extra:
         raise RunError(f"Kind(s) {sorted(extra)} are not in this store; its kinds: {', '.join(kinds)}.")
-    out: dict[str, dict[str, np.ndarray]] = {}
+    out: dict[str, dict[str, np.ndarray | RowSource]] = {}
     for kind in kinds:
         if kind not in values:
             raise RunError(f"Values for kind {kind!r} are missing; every commit needs {', '.join(kinds)}.")
@@ -81,7 +95,7 @@ def check_values(
                                f"every commit needs all taps: {', '.join(taps)}.")
             value = given[tap]
             want = (n_samples, *row)
-            if hasattr(value, "blocks"):  # a matrix too large for memory: written block by block
+            if isinstance(value, RowSource):  # a matrix too large for memory: written block by block
                 if tuple(value.shape) != want or np.dtype(value.dtype).kind not in "biuf":
                     raise RunError(f"Tap {tap!r} ({kind}) must have shape {want} and hold real numbers; "
                                    f"got shape {tuple(value.shape)}, dtype {value.dtype}.")

@@ -16,7 +16,15 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 from zarr.storage import LocalStore, MemoryStore
 
 from zlens.errors import RunError
-from zlens.store._checks import KINDS, check_kinds, check_labels, check_taps, check_values, nonfinite_rows
+from zlens.store._checks import (
+    KINDS,
+    RowSource,
+    check_kinds,
+    check_labels,
+    check_taps,
+    check_values,
+    nonfinite_rows,
+)
 from zlens.store.checked_array import CheckedArray
 
 FORMAT = "zlens-latents"
@@ -448,7 +456,7 @@ class LatentStore:
         if tap not in self._taps:
             raise RunError(f"Unknown tap {tap!r}; taps in this store: {', '.join(self._taps)}.")
 
-    def _write_slot(self, slot: int, epoch: int, values: Mapping[str, Mapping[str, np.ndarray]],
+    def _write_slot(self, slot: int, epoch: int, values: Mapping[str, Mapping[str, np.ndarray | RowSource]],
                     owned: bool = False) -> dict[str, int]:
         """Write one slot's data without making it visible (no attribute change); return the
         number of rows holding non-finite values per "kind/tap" (only those with any)."""
@@ -460,7 +468,7 @@ class LatentStore:
                 if arr.shape[0] < slot + 1:
                     arr.resize((slot + 1, *arr.shape[1:]))
                 bad = 0
-                if hasattr(value, "blocks"):
+                if isinstance(value, RowSource):
                     for start, rows in value.blocks():
                         rows = np.asarray(rows, dtype=arr.dtype)
                         bad += nonfinite_rows(rows)
