@@ -14,7 +14,7 @@ import pytest
 import zarr
 from zarr.storage import LocalStore
 
-from zlens.errors import RunError
+from zlens.errors import DataError, RunError
 from zlens.store import LatentStore
 from zlens.store.latent_store import rows_per_chunk
 
@@ -263,7 +263,7 @@ def test_commit_errors_name_the_tap(tmp_path):
         store.commit_epoch(-1, values_for(4))
     with pytest.raises(RunError, match="kinds"):
         LatentStore.create(None, n_samples=2, taps={"z": (2,)}, kinds=["inflight"])
-    with pytest.raises(RunError, match="labels"):
+    with pytest.raises(DataError, match="`labels` has 3 values but the data has 2 samples"):
         LatentStore.create(None, n_samples=2, taps={"z": (2,)}, kinds=["consistent"], labels=[1, 2, 3])
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from zlens.data.chunked import is_chunked_array
 from zlens.data.file_rows import read_rows
 from zlens.errors import DataError
+from zlens.labels import check_labels  # noqa: F401  (the one rule, re-exported with the data checks)
 
 _CHUNK_ROWS = 65536
 
@@ -95,25 +96,6 @@ def check_block(block: np.ndarray, start: int, *, name: str = "x", dtype=np.floa
     block = np.asarray(block, dtype=dtype)
     _check_finite(block, name, offset=start)
     return block
-
-
-def check_labels(labels, n_samples: int, *, name: str = "labels") -> np.ndarray | None:
-    """Return `labels` as a 1-D array of length `n_samples`, or raise one clear `DataError`."""
-    if labels is None:
-        return None
-    arr = np.asarray(labels)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise DataError(f"`{name}` must be one value per sample, shape (N,); got shape {arr.shape}.")
-    if len(arr) != n_samples:
-        raise DataError(
-            f"`{name}` has {len(arr)} values but the data has {n_samples} samples; "
-            "they must have the same length."
-        )
-    if arr.dtype.kind == "O":
-        arr = arr.astype(str)
-    return arr
 
 
 def check_sample_shape(shape: tuple, expected: tuple, name: str) -> None:

@@ -55,20 +55,6 @@ def check_kinds(kinds: Sequence[str]) -> list[str]:
     return kinds
 
 
-def check_labels(labels: Any, n_samples: int) -> np.ndarray:
-    """(N,) numbers as given, or strings as a NumPy unicode array."""
-    labels = np.asarray(labels)
-    if labels.shape != (n_samples,):
-        raise RunError(f"`labels` must have shape ({n_samples},), one per sample; got shape {labels.shape}.")
-    if labels.dtype.kind in "OU":
-        if labels.dtype.kind == "O" and not all(isinstance(v, str) for v in labels):
-            raise RunError("`labels` of dtype object must hold only str; convert them with labels.astype(str).")
-        return labels.astype(str)
-    if labels.dtype.kind not in "biuf":
-        raise RunError(f"`labels` must be numbers or strings; got dtype {labels.dtype}.")
-    return labels
-
-
 def check_values(
     values: Mapping[str, Mapping[str, Any]], kinds: list[str], taps: dict[str, tuple[int, ...]],
     n_samples: int, dtype: np.dtype,

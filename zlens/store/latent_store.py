@@ -16,11 +16,11 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 from zarr.storage import LocalStore, MemoryStore
 
 from zlens.errors import RunError
+from zlens.labels import check_labels
 from zlens.store._checks import (
     KINDS,
     RowSource,
     check_kinds,
-    check_labels,
     check_taps,
     check_values,
     nonfinite_rows,
@@ -177,6 +177,7 @@ class LatentStore:
                            dimension_names=("epoch",), **_codecs(location))
         if labels is not None:
             labels = check_labels(labels, n_samples)
+            assert labels is not None
             dt = str if labels.dtype.kind == "U" else labels.dtype
             arr = group.create_array("labels", shape=labels.shape, dtype=dt, dimension_names=("sample",),
                                      **_codecs(location))
