@@ -1,6 +1,6 @@
 """The convolutional workload's zlens row: `zlens.models.conv` on 28x28x1 images, z captured.
 
-N = n_train images, batch 128, timed as the dense zlens row (epochs of one long `fit`, capture
+N = n_conv images, batch 128, timed as the dense zlens row (epochs of one long `fit`, capture
 in-flight), but compiled without XLA: on CPU, XLA's convolutions are slower than TensorFlow's
 oneDNN kernels, and inside zlens' compiled resident loop about 15x slower (README, Performance;
 `zlens.fit`'s jit_compile="auto" still picks XLA for this model). Its PyTorch counterpart is in
@@ -21,8 +21,9 @@ CONV_ZLENS = Row("conv-zlens", "zlens fit, conv, capture z, no XLA", CONV,
 
 
 def images(ctx: Context):
-    """The training data as n_train images of `IMAGE` (the same values as the dense rows' x)."""
-    return ctx.x.reshape(len(ctx.x), *IMAGE)
+    """The first n_conv rows of the training data as images of `IMAGE` (the dense rows' values)."""
+    n = min(ctx.sizes.n_conv, len(ctx.x))
+    return ctx.x[:n].reshape(n, *IMAGE)
 
 
 def capture_probe(ctx: Context) -> Probe:

@@ -54,8 +54,9 @@ def _conv_modules(torch, filters=(16, 32)):
     return encoder, decoder
 
 
-def _setup(ctx: Context, modules, shape):
-    """(torch, encoder, decoder, x on the device), or why the torch rows cannot run here."""
+def _setup(ctx: Context, modules, shape, n: int | None = None):
+    """(torch, encoder, decoder, the first n rows of x on the device), or why the torch rows
+    cannot run here."""
     try:
         import torch
     except ImportError:
@@ -64,7 +65,8 @@ def _setup(ctx: Context, modules, shape):
         return "skipped: this torch build has no CUDA device"
     torch.manual_seed(SEED)
     encoder, decoder = (m.to(ctx.torch_device) for m in modules(torch))
-    x = torch.from_numpy(ctx.x.reshape(len(ctx.x), *shape)).to(ctx.torch_device)
+    n = min(n or len(ctx.x), len(ctx.x))
+    x = torch.from_numpy(ctx.x[:n].reshape(n, *shape)).to(ctx.torch_device)
     return torch, encoder, decoder, x
 
 
@@ -103,9 +105,9 @@ def at_faster_threads(torch, row: Row, calibrate, work, info: dict):
     return measure
 
 
-def _training_probe(ctx: Context, row: Row, modules, shape, batch: int) -> Probe:
-    """One epoch of the eager loop with the index scatter, for `row`."""
-    setup = _setup(ctx, modules, shape)
+def _training_probe(ctx: Context, row: Row, modules, shape, batch: int, n: int | None = None) -> Probe:
+    """One epoch of the eager loop with the index scatter over n rows (default all), for `row`."""
+    setup = _setup(ctx, modules, shape, n)
     if isinstance(setup, str):
         return skipped([row], setup)
     torch, encoder, decoder, x = setup
@@ -139,8 +141,9 @@ def training_probe(ctx: Context) -> Probe:
 
 
 def conv_training_probe(ctx: Context) -> Probe:
-    """One epoch of the convolutional model on n_train 1x28x28 images, batch `Sizes.conv_batch`."""
-    probe = _training_probe(ctx, CONV_TORCH, _conv_modules, (IMAGE[2], *IMAGE[:2]), ctx.sizes.conv_batch)
+    """One epoch of the convolutional model on n_conv 1x28x28 images, batch `Sizes.conv_batch`."""
+    probe = _training_probe(ctx, CONV_TORCH, _conv_modules, (IMAGE[2], *IMAGE[:2]), ctx.sizes.conv_batch,
+                            ctx.sizes.n_conv)
     probe.heavy = True
     return probe
 

@@ -75,7 +75,7 @@ NEEDS = {streaming.STREAMED.key: streaming.IN_MEMORY.key, rows_large.RESIDENT.ke
 #: Per section: its unit, its N (a `Sizes` field), the row "x zlens" divides by, its limit rows.
 SECTIONS = {
     TRAINING: ("seconds per epoch", "n_train", rows_zlens.ZLENS.key, limit.LIMIT.key, limit.PEAK.key),
-    CONV: ("seconds per epoch, 28x28x1 images", "n_train", rows_conv.CONV_ZLENS.key, None, None),
+    CONV: ("seconds per epoch, 28x28x1 images", "n_conv", rows_conv.CONV_ZLENS.key, None, None),
     LARGE: ("seconds per epoch", "n_large", rows_large.RESIDENT.key, None, None),
     ENCODE: ("seconds per encode pass", "n_train", rows_encode.ZLENS_ENCODE.key, limit.ENCODE_LIMIT.key,
              limit.ENCODE_PEAK.key),
@@ -256,6 +256,7 @@ def _sections(probes: list[Probe], samples: dict[str, list[float]], sizes: Sizes
                 "ratio_to_limit": med / lim if med is not None and lim else None,
                 "ratio_to_peak": med / peak if med is not None and peak else None,
                 "skipped": probe.skipped, "process": probe.info.get("process"), "threads": _threads(probe.info),
+                "other_cores": _stats([c["other_cores"] for c in probe.info.get("cpu", [])])["median"],
             })
         if any(e["median"] is not None or e["skipped"] for e in entries):
             sections.append({"name": name, "unit": unit, "n_rows": getattr(sizes, n_field), "reference": reference,

@@ -20,7 +20,7 @@ def _header(result: dict) -> list[str]:
     load = f"load average {machine.get('load_average_start')} -> {machine.get('load_average_end')}"
     return [
         (f"zlens benchmarks ({result['mode']}): dense N={s['n_train']:,} x 784, batch {s['batch']}; conv "
-         f"N={s['n_train']:,} x 28x28x1, batch {s['conv_batch']}; large N={s['n_large']:,} x 784 (resident budget "
+         f"N={s['n_conv']:,} x 28x28x1, batch {s['conv_batch']}; large N={s['n_large']:,} x 784 (resident budget "
          f"{s['large_budget'] / GIB:.3g} GiB); encode batch {s['encode_batch']}; stream N={s['n_stream']:,} x 64, "
          f"batch {s['stream_batch']}"),
         (f"{s['repeats']} repetitions interleaved ({s['heavy_repeats']} for the conv and large rows), every row "
@@ -32,7 +32,7 @@ def _header(result: dict) -> list[str]:
 
 def _section(section: dict) -> list[str]:
     title = f"{section['name']}: {section['unit']} (N={section['n_rows']:,})"
-    lines = ["", f"{title:<{_W}}   median      min      max  x zlens  x limit   x peak  threads"]
+    lines = ["", f"{title:<{_W}}   median      min      max  x zlens  x limit   x peak  other  threads"]
     for row in section["rows"]:
         label = row["label"][: _W - 2]
         if row["skipped"]:
@@ -41,7 +41,7 @@ def _section(section: dict) -> list[str]:
         lines.append(
             f"  {label:<{_W - 2}} {_num(row['median'])} {_num(row['min'])} {_num(row['max'])}"
             f" {_num(row['ratio_to_zlens'], '{:8.2f}')} {_num(row['ratio_to_limit'], '{:8.2f}')}"
-            f" {_num(row['ratio_to_peak'], '{:8.2f}')}  {row['threads']}"
+            f" {_num(row['ratio_to_peak'], '{:8.2f}')} {_num(row.get('other_cores'), '{:6.2f}')}  {row['threads']}"
         )
     return lines
 
@@ -105,8 +105,11 @@ def _extras(result: dict) -> list[str]:
     frameworks = sorted({(p.get("process"), ", ".join(p.get("threads", {}).get("frameworks", [])))
                          for p in info.values() if p.get("process")})
     lines.append("  frameworks loaded per process: " + "; ".join(f"{name}: {fw or 'none'}" for name, fw in frameworks))
+    lines.append("  other: cores busy with other processes while the row ran (median; of "
+                 f"{result['machine']['cores']}): the shared machine's load taken from it")
     lines.append("  threads: TF a/b = intra-op / inter-op threads (TF's default 0 means one per core; XLA's "
-                 "CPU runtime uses one per core), torch n = torch.get_num_threads(), BLAS = threadpoolctl's count")
+                 "CPU runtime uses one per core), torch n = torch.get_num_threads(), BLAS = threadpoolctl's count; torch 2x7 1x4 = "
+                 "2 threads in 7 repetitions, 1 in 4 (chosen per repetition, the faster: rows_torch.py)")
     return ["", "notes:", *lines]
 
 

@@ -33,7 +33,9 @@ class Sizes:
         encode_batch: batch size of every encode row over the training data (zlens.encode's
             own choice for the reference encoder, `auto_batch_size`; every row runs it).
         stream_batch: batch size of both scale-point encodes (streamed and in memory).
-        conv_batch: batch size of the convolutional workload (n_train images of `IMAGE`).
+        conv_batch: batch size of the convolutional workload.
+        n_conv: images of the convolutional workload (`IMAGE`; the first n_conv rows of the
+            training data, reshaped).
         n_large: rows of the dense workload past the resident budget (in memory and memory-mapped).
         large_budget: the resident budget those rows are held against (zlens' own, 2 GiB; the
             quick run lowers it so that its smaller N is past it too).
@@ -48,6 +50,7 @@ class Sizes:
     encode_batch: int = 8192
     stream_batch: int = 8192
     conv_batch: int = 128
+    n_conv: int = 60_000
     n_large: int = 1_000_000
     large_budget: int = 2 * 1024**3
     heavy_repeats: int = 3
@@ -60,7 +63,8 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(n_train=12_000, n_stream=200_000, repeats=3, n_large=100_000, large_budget=64 * 2**20, heavy_repeats=2)
+QUICK = Sizes(n_train=12_000, n_stream=200_000, repeats=3, n_conv=4_000, n_large=50_000, large_budget=64 * 2**20,
+              heavy_repeats=2)
 
 
 def training_layers(features: int = FEATURES) -> list[tuple[int, int]]:

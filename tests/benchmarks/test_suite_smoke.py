@@ -13,7 +13,7 @@ from benchmarks.suite import ROWS, run_suite, select
 from benchmarks.table import render
 from benchmarks.work import Sizes
 
-TOY = Sizes(n_train=512, n_stream=4096, repeats=1, encode_batch=256, stream_batch=1024, conv_batch=128,
+TOY = Sizes(n_train=512, n_stream=4096, repeats=1, encode_batch=256, stream_batch=1024, conv_batch=128, n_conv=256,
             n_large=2048, large_budget=2**20, heavy_repeats=1)
 TORCH_ROWS = ("torch", "encode-torch", "conv-torch")
 
