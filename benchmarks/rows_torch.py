@@ -105,19 +105,15 @@ def at_faster_threads(torch, row: Row, calibrate, work, info: dict):
     return measure
 
 
-def _training_probe(ctx: Context, row: Row, modules, shape, batch: int, n: int | None = None) -> Probe:
-    """One epoch of the eager loop with the index scatter over n rows (default all), for `row`."""
-    setup = _setup(ctx, modules, shape, n)
-    if isinstance(setup, str):
-        return skipped([row], setup)
-    torch, encoder, decoder, x = setup
-    device = ctx.torch_device
+def training_loop(torch, encoder, decoder, x, batch: int):
+    """`epoch(steps=None)`: one epoch (or its first `steps` batches) of the eager loop over `x`
+    with the index scatter (Adam, MSE), writing z into a preallocated matrix."""
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=LEARNING_RATE)
     n = len(x)
-    z_all = torch.empty((n, encoder(x[:1]).shape[1]), device=device)
+    z_all = torch.empty((n, encoder(x[:1]).shape[1]), device=x.device)
 
     def epoch(steps: int | None = None):
-        perm = torch.randperm(n, device=device)
+        perm = torch.randperm(n, device=x.device)
         for start in range(0, n if steps is None else min(n, steps * batch), batch):
             idx = perm[start : start + batch]
             xb = x[idx]
@@ -129,6 +125,16 @@ def _training_probe(ctx: Context, row: Row, modules, shape, batch: int, n: int |
             z_all[idx] = z.detach()
         return z_all.cpu().numpy()
 
+    return epoch
+
+
+def _training_probe(ctx: Context, row: Row, modules, shape, batch: int, n: int | None = None) -> Probe:
+    """One epoch of the eager loop with the index scatter over n rows (default all), for `row`."""
+    setup = _setup(ctx, modules, shape, n)
+    if isinstance(setup, str):
+        return skipped([row], setup)
+    torch, encoder, decoder, x = setup
+    epoch = training_loop(torch, encoder, decoder, x, batch)
     info = {"torch": torch.__version__}
     epoch(CALIBRATION_STEPS)  # warm-up: the first steps allocate
     return Probe([row], at_faster_threads(torch, row, lambda: epoch(CALIBRATION_STEPS), epoch, info), info=info,

@@ -85,28 +85,12 @@ def _case(rows: int, epochs: int, zlens_before: bool, threads: int | None) -> di
 
 def _plain_epoch(ctx, torch):
     """One epoch of the PyTorch row's loop at the threads set now (no per-epoch thread choice)."""
-    from benchmarks.rows_torch import _dense_modules
-    from benchmarks.work import LEARNING_RATE, SEED
+    from benchmarks.rows_torch import _dense_modules, training_loop
+    from benchmarks.work import SEED
 
     torch.manual_seed(SEED)
     encoder, decoder = _dense_modules(torch)
-    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=LEARNING_RATE)
-    x, n, batch = torch.from_numpy(ctx.x), len(ctx.x), ctx.sizes.batch
-    z_all = torch.empty((n, 32))
-
-    def epoch():
-        perm = torch.randperm(n)
-        for start in range(0, n, batch):
-            idx = perm[start : start + batch]
-            xb = x[idx]
-            z = encoder(xb)
-            loss = torch.nn.functional.mse_loss(decoder(z), xb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            z_all[idx] = z.detach()
-
-    return epoch
+    return training_loop(torch, encoder, decoder, torch.from_numpy(ctx.x), ctx.sizes.batch)
 
 
 def main(argv=None) -> None:
