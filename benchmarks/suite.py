@@ -34,13 +34,18 @@ from benchmarks.worker import Worker
 class Process:
     """One worker process: its probe builders (each with the rows it measures), its framework
     ("tf" runs the builders under `use_device`), variables set (or removed: None) for it alone,
-    and whether it must start after every earlier process is built (it reads their files)."""
+    whether it must start after every earlier process is built (it reads their files), and the
+    process it takes over from: that one's heavy rows run in the first rounds and it is then
+    closed; this one is started then and its heavy rows run in the last rounds (so the 3 GB
+    the in-memory N=1M process holds are not taken from the page cache the memory-mapped
+    one reads its file through)."""
 
     name: str
     framework: str
     builders: tuple[tuple[Callable[[Context], Probe], tuple[Row, ...]], ...]
     env: dict = field(default_factory=dict)
     after_previous: bool = False
+    takes_over: str | None = None
 
 
 PROCESSES = (
@@ -54,7 +59,7 @@ PROCESSES = (
     Process("torch", "torch", ((rows_torch.training_probe, (rows_torch.TORCH,)),)),
     Process("conv-torch", "torch", ((rows_torch.conv_training_probe, (rows_torch.CONV_TORCH,)),)),
     Process("large-memory", "tf", ((rows_large.memory_probe, (rows_large.LARGE_MEMORY,)),)),
-    Process("large-memmap", "tf", ((rows_large.memmap_probe, (rows_large.LARGE_MEMMAP,)),)),
+    Process("large-memmap", "tf", ((rows_large.memmap_probe, (rows_large.LARGE_MEMMAP,)),), takes_over="large-memory"),
     Process("encode-keras", "tf", ((rows_keras.predict_probe, (rows_keras.KERAS_PREDICT,)),)),
     Process("encode-torch", "torch", ((rows_torch.encode_probe, (rows_torch.TORCH_ENCODE,)),)),
     Process("stream", "tf", ((streaming.stream_probe, (streaming.STREAMED,)),), after_previous=True),
@@ -104,7 +109,8 @@ def select(rows: Iterable[str] | None) -> list[Process]:
     for process in PROCESSES:
         builders = tuple(b for b in process.builders if any(row.key in keys for row in b[1]))
         if builders:
-            chosen.append(Process(process.name, process.framework, builders, process.env, process.after_previous))
+            chosen.append(Process(process.name, process.framework, builders, process.env, process.after_previous,
+                                  process.takes_over))
     return chosen
 
 
@@ -137,10 +143,12 @@ def run_suite(
         request = {"sizes": sizes.to_dict(), "device": device, "tmp": tmp, "rate_seconds": rate_seconds}
         workers: list[Worker] = []
         try:
-            probes, rate_probes = _start(processes, workers, request, log)
+            later = [p for p in processes if p.takes_over and p.takes_over in {q.name for q in processes}]
+            probes, rate_probes = _start([p for p in processes if p not in later], workers, request, log)
             ctx = Context(sizes=sizes, device=device)
             probes.append(limit.limit_probe(ctx, rate_probes))
-            samples = _measure(probes, sizes, log)
+            samples = _measure(probes, sizes, log, lambda: _start(later, workers, request, log, rates=False)[0],
+                               workers)
             for worker in workers:
                 worker.close()
         finally:
@@ -164,8 +172,10 @@ def run_suite(
     return result
 
 
-def _start(processes: list[Process], workers: list[Worker], request: dict, log) -> tuple[list[Probe], list[Probe]]:
-    """Start every worker (all at once, but those `after_previous`), and collect their probes."""
+def _start(processes: list[Process], workers: list[Worker], request: dict, log,
+           rates: bool = True) -> tuple[list[Probe], list[Probe]]:
+    """Start every worker (all at once, but those `after_previous`; with `rates`, the limits'
+    processes first), and collect their probes: (the rows' probes, the rate probes)."""
     pending: list[tuple[Process, Worker]] = []
     probes: list[Probe] = []
 
@@ -177,7 +187,7 @@ def _start(processes: list[Process], workers: list[Worker], request: dict, log) 
             log(f"built and warmed up: {process.name}")
         pending.clear()
 
-    for process in (*RATE_PROCESSES, *processes):
+    for process in (*(RATE_PROCESSES if rates else ()), *processes):
         if process.after_previous:
             collect()
         builders = [f"{fn.__module__}:{fn.__name__}" for fn, _ in process.builders]
@@ -189,20 +199,38 @@ def _start(processes: list[Process], workers: list[Worker], request: dict, log) 
     return [p for p in probes if p.rows], rate_probes
 
 
-def _measure(probes: list[Probe], sizes: Sizes, log: Callable[[str], None]) -> dict[str, list[float]]:
-    """`repeats` interleaved rounds (heavy probes in `heavy_repeats` of them, spread out):
-    {row key: seconds per rep}. The workers warmed their probes up when they built them."""
-    live = [probe for probe in probes if probe.skipped is None]
-    heavy = min(sizes.heavy_repeats, sizes.repeats)
-    heavy_rounds = {round(i * sizes.repeats / heavy) for i in range(heavy)}
+def _measure(probes: list[Probe], sizes: Sizes, log: Callable[[str], None], start_later=None,
+             workers: list[Worker] = ()) -> dict[str, list[float]]:
+    """`repeats` interleaved rounds: {row key: seconds per rep}. Heavy probes run in
+    `heavy_repeats` rounds spread out; a process that others take over from (`Process.takes_over`)
+    runs its heavy rows in the first rounds and is then closed, and `start_later()` builds the
+    takers, whose rows run in the last rounds. The workers warmed their probes up when they
+    built them."""
+    rounds, heavy = sizes.repeats, min(sizes.heavy_repeats, sizes.repeats)
+    first, last = set(range(heavy)), set(range(rounds - heavy, rounds))
+    spread = {round(i * rounds / heavy) for i in range(heavy)}
+    handed = {p.takes_over for p in PROCESSES if p.takes_over}
     samples: dict[str, list[float]] = {row.key: [] for probe in probes for row in probe.rows}
-    for rep in range(sizes.repeats):
+    live = [probe for probe in probes if probe.skipped is None]
+    when = {id(p): first if p.info.get("process") in handed else spread for p in live}
+    for rep in range(rounds):
+        if start_later is not None and rep == min(last):
+            for worker in workers:  # the processes handing over are done (unless rounds overlap)
+                if worker.name in handed and rep > max(first):
+                    worker.close()
+            for probe in start_later():
+                samples.update({row.key: [] for row in probe.rows})
+                if probe.skipped is None:
+                    live.append(probe)
+                    when[id(probe)] = last
+                probes.insert(len(probes) - 1, probe)  # before the limits, which stay last
+            start_later = None
         for probe in live:
-            if probe.heavy and rep not in heavy_rounds:
+            if probe.heavy and rep not in when[id(probe)]:
                 continue
             for key, seconds in probe.measure().items():
                 samples[key].append(float(seconds))
-        log(f"repetition {rep + 1}/{sizes.repeats} done")
+        log(f"repetition {rep + 1}/{rounds} done")
     return samples
 
 

@@ -45,7 +45,7 @@ class Sizes:
 
     n_train: int = 60_000
     n_stream: int = 1_000_000
-    repeats: int = 11  # medians of 11 (>= 10 epochs of one fit for the capture cost; +-15% drift)
+    repeats: int = 10  # medians of 10 (>= 10 epochs of one fit for the capture cost; +-15% drift)
     batch: int = 256
     encode_batch: int = 8192
     stream_batch: int = 8192

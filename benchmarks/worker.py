@@ -70,8 +70,8 @@ class Worker:
         return reply["seconds"]
 
     def close(self) -> None:
-        """Let the child close its probes and exit."""
-        if self._proc.poll() is None:
+        """Let the child close its probes and exit (again: nothing)."""
+        if self._proc.poll() is None and not self._proc.stdin.closed:
             self._send({"close": True})
             for info, closed in zip(self._infos, self._read()["infos"]):
                 info.update(closed)
