@@ -145,7 +145,7 @@ def tensorflow_rates_probe(ctx: Context) -> Probe:
         best = {}
         for xla in (False, True):
             fn = loop(shape[3], shape[4], xla)
-            best["XLA" if xla else "graph"] = seconds_per_call(lambda: fn(*operands).numpy(), budget) / 8
+            best["XLA" if xla else "graph"] = seconds_per_call(lambda fn=fn: fn(*operands).numpy(), budget) / 8
         mode = min(best, key=best.get)
         return best[mode], mode
 

@@ -15,12 +15,20 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks import limit, rows_classic, rows_conv, rows_encode, rows_keras, rows_large, rows_torch, rows_zlens
-from benchmarks import streaming
+from benchmarks import (
+    limit,
+    rows_classic,
+    rows_conv,
+    rows_encode,
+    rows_keras,
+    rows_large,
+    rows_torch,
+    rows_zlens,
+    streaming,
+)
 from benchmarks.context import Context
 from benchmarks.device import check_device
 from benchmarks.machine import describe, load_average
@@ -181,7 +189,7 @@ def _start(processes: list[Process], workers: list[Worker], request: dict, log,
 
     def collect():
         for process, worker in pending:
-            for probe, (_, rows) in zip(worker.probes(), process.builders):
+            for probe, (_, rows) in zip(worker.probes(), process.builders, strict=True):
                 probe.rows = list(rows)
                 probes.append(probe)
             log(f"built and warmed up: {process.name}")

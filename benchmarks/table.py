@@ -54,7 +54,7 @@ def _limit_lines(result: dict) -> list[str]:
     lines = ["", "limits: GFLOP/s per matmul shape (m x k x n, n/t = operand transposed), median over repetitions, "
                  "each library in its own process; the shape-wise limit takes the best at each shape"]
     libs = info["libraries"]
-    for name, zlens_key in (("limit", "zlens"), ("encode-limit", "encode-zlens"), ("stream-limit", "stream-memory")):
+    for name in ("limit", "encode-limit", "stream-limit"):
         sets = [r["sets"][name] for r in reps if name in r["sets"]]
         if not sets:
             continue
@@ -108,8 +108,8 @@ def _extras(result: dict) -> list[str]:
     lines.append("  other: cores busy with other processes while the row ran (median; of "
                  f"{result['machine']['cores']}): the shared machine's load taken from it")
     lines.append("  threads: TF a/b = intra-op / inter-op threads (TF's default 0 means one per core; XLA's "
-                 "CPU runtime uses one per core), torch n = torch.get_num_threads(), BLAS = threadpoolctl's count; torch 2x7 1x4 = "
-                 "2 threads in 7 repetitions, 1 in 4 (chosen per repetition, the faster: rows_torch.py)")
+                 "CPU runtime uses one per core), torch n = torch.get_num_threads(), BLAS = threadpoolctl's count; "
+                 "torch 2x7 1x4 = 2 threads in 7 repetitions, 1 in 4 (chosen per repetition: rows_torch.py)")
     return ["", "notes:", *lines]
 
 

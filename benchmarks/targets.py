@@ -29,7 +29,7 @@ def _paired_ratio(result: dict, num_key: str, den_key: str) -> float | None:
     num, den = samples.get(num_key), samples.get(den_key)
     if not num or not den or len(num) != len(den):
         return None
-    return statistics.median(a / b for a, b in zip(num, den))
+    return statistics.median(a / b for a, b in zip(num, den, strict=True))
 
 
 def _check(text: str, value: float | None, ok, shown: str, missing: str = "not measured") -> dict:

@@ -73,7 +73,7 @@ class Worker:
         """Let the child close its probes and exit (again: nothing)."""
         if self._proc.poll() is None and not self._proc.stdin.closed:
             self._send({"close": True})
-            for info, closed in zip(self._infos, self._read()["infos"]):
+            for info, closed in zip(self._infos, self._read()["infos"], strict=True):
                 info.update(closed)
             self._proc.stdin.close()
             self._proc.wait(timeout=120)
@@ -124,7 +124,7 @@ def cpu_ticks() -> tuple[int, int, int]:
 def _cpu_used(before, after) -> dict[str, float]:
     """Cores this process kept busy during a measurement, and cores busy elsewhere on the machine
     (other processes: what a shared machine's load took from the row)."""
-    own, busy, total = (b - a for a, b in zip(before, after))
+    own, busy, total = (b - a for a, b in zip(before, after, strict=True))
     cores = os.cpu_count() or 1
     if total <= 0:
         return {"own_cores": 0.0, "other_cores": 0.0}
