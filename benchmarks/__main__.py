@@ -17,14 +17,14 @@ from benchmarks.table import render
 from benchmarks.work import FULL, QUICK
 
 DEFAULT_JSON = Path("bench-output") / "latest.json"
-FULL_RATE_SECONDS, QUICK_RATE_SECONDS = 0.4, 0.15  # time per matmul-rate measurement
+FULL_RATE_SECONDS, QUICK_RATE_SECONDS = 0.4, 0.15  # time per library's matmul rates, per repetition
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help=f"N={QUICK.n_train:,} training rows, {QUICK.n_stream:,} streamed, "
-                             f"{QUICK.repeats} repeats (under 2 minutes)")
+                        help=f"N={QUICK.n_train:,} training rows, {QUICK.n_conv:,} images, {QUICK.n_large:,} "
+                             f"large rows, {QUICK.n_stream:,} streamed, {QUICK.repeats} repeats")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="where TF (and torch) run")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the JSON ({DEFAULT_JSON})")
     parser.add_argument("--repeats", type=int, help="measured repetitions per row (after one warm-up)")

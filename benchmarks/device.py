@@ -15,6 +15,16 @@ class DeviceError(RuntimeError):
     """The requested device is not available on this machine."""
 
 
+def check_device(device: str) -> None:
+    """Raise `DeviceError` now, before any worker starts, if `device` cannot be used here
+    (TensorFlow is imported only to look for a GPU when one is asked for)."""
+    if device not in DEVICES:
+        raise DeviceError(f"device must be one of {', '.join(DEVICES)}; got {device!r}.")
+    if device == "gpu":
+        with use_device(device):
+            pass
+
+
 @contextlib.contextmanager
 def use_device(device: str) -> Iterator[str]:
     """Place TF work on `device` for the duration; yields the TF device name.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from importlib import metadata
 from pathlib import Path
 
 
@@ -39,11 +40,11 @@ def load_average() -> list[float] | None:
 
 
 def describe(device: str) -> dict:
-    """A JSON-ready description of this machine and of the libraries the suite runs."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
+    """A JSON-ready description of this machine and of the libraries the suite runs.
 
+    Versions are read from the installed packages: the suite's own process imports no
+    framework (each row's process reports its threads itself).
+    """
     info = _cpuinfo()
     flags = set(info.get("flags", "").split())
     desc = {
@@ -53,29 +54,25 @@ def describe(device: str) -> dict:
         "cores": os.cpu_count(),
         "memory_gib": _memory_gib(),
         "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "torch": _torch_version(),
+        **{name: _version(name) for name in ("tensorflow", "keras", "numpy", "torch")},
         "device": device,
-        "tf_threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                       "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
         "openblas_env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ},
         "load_average_start": load_average(),
     }
     if device == "gpu":
+        import tensorflow as tf
+
         gpus = tf.config.list_physical_devices("GPU")
         details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
         desc["gpu"] = details.get("device_name", "GPU:0")
     return desc
 
 
-def _torch_version() -> str | None:
+def _version(package: str) -> str | None:
     try:
-        import torch
-    except ImportError:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
         return None
-    return torch.__version__
 
 
 def one_line(desc: dict) -> str:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 TRAINING = "training"
+CONV = "conv"
+LARGE = "large"
 ENCODE = "encode"
 STREAM = "stream"
 
@@ -23,7 +25,8 @@ class Row:
     Args:
         key: short id, used by `--rows` and in the JSON ("zlens", "classic", ...).
         label: what the table prints.
-        section: `TRAINING` (seconds per epoch), `ENCODE` or `STREAM` (seconds per pass).
+        section: `TRAINING`, `CONV` or `LARGE` (seconds per epoch), `ENCODE` or `STREAM`
+            (seconds per pass).
         note: how it is measured, in a few words.
     """
 
@@ -45,6 +48,8 @@ class Probe:
         skipped: why the rows cannot run here (then `measure` is never called).
         info: extra figures, reported in the JSON and, where short, in the notes.
         close: releases what the probe holds (a child process), after the last repetition.
+        heavy: an epoch of many seconds: measured in the first `Sizes.heavy_repeats`
+            repetitions only.
     """
 
     rows: list[Row]
@@ -53,6 +58,7 @@ class Probe:
     skipped: str | None = None
     info: dict = field(default_factory=dict)
     close: Callable[[], None] | None = None
+    heavy: bool = False
 
 
 def timed(fn: Callable[[], object], key: str) -> Callable[[], dict[str, float]]:

@@ -23,16 +23,18 @@ ZLENS_OFF = Row("zlens-off", "zlens, capture off", TRAINING,
                 "same step, data and timing, fit(capture=None): no scatter, no capture callback")
 
 
-def compiled_model(ctx: Context, name: str = "zlens_model"):
-    """A compiled `TappedAutoencoder(dense(784, 32), taps=("z",))`, built once per name."""
+def compiled_model(ctx: Context, name: str = "zlens_model", build=None, settings: dict | None = None):
+    """A compiled `TappedAutoencoder(build(), taps=("z",))`, built once per name (default
+    `build`: the reference `zlens.models.dense(784, 32)`; default `settings`: `ZLENS_SETTINGS`)."""
     if name not in ctx.cache:
         import keras
 
         import zlens
 
         keras.utils.set_random_seed(SEED)
-        model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT, latent_activation="relu"), taps=("z",))
-        model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), **ZLENS_SETTINGS)
+        autoencoder = build() if build else zlens.models.dense(FEATURES, LATENT, latent_activation="relu")
+        model = zlens.TappedAutoencoder(autoencoder, taps=("z",))
+        model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), **(settings or ZLENS_SETTINGS))
         ctx.cache[name] = model
     return ctx.cache[name]
 
@@ -59,29 +61,43 @@ def capture_probe(ctx: Context) -> Probe:
     the commit to the store (which a real run overlaps with the next epoch: here it is waited
     for, so that it is not charged to the rows timed while this fit waits).
     """
+    info = {"settings": dict(ZLENS_SETTINGS), "timing": "epochs of one long fit"}
+    probe = paced_capture_probe(ctx, ZLENS, compiled_model(ctx), training_data(ctx), info=info)
+    info["prepare_seconds"] = ctx.cache["zlens_prepare_seconds"]
+    return probe
+
+
+def paced_capture_probe(ctx: Context, row: Row, model, data, *, writer=None, info: dict | None = None) -> Probe:
+    """One epoch per repetition of a long `model.fit(data, capture="in-flight")` (see `capture_probe`).
+
+    Args:
+        row: the row it measures.
+        model: a compiled `TappedAutoencoder`.
+        data: its `TrainingData` (`prepare_training_data`).
+        writer: where the epochs go (default: an in-memory store, as `fit` without `run_dir`).
+        info: figures reported with the row.
+    """
     from zlens.capture.tapped_autoencoder import CAPTURE_CHOICES
     from zlens.run_writer import RunWriter
 
-    model, data = compiled_model(ctx), training_data(ctx)
-    info = {"settings": dict(ZLENS_SETTINGS), "prepare_seconds": ctx.cache["zlens_prepare_seconds"],
-            "timing": "epochs of one long fit"}
     kinds = CAPTURE_CHOICES["in-flight"]
     model._attach_recorder(data, kinds)  # the buffers the store is shaped after (fit would attach them)
-    writer = RunWriter.in_memory(model, data, kinds)
+    writer = writer or RunWriter.in_memory(model, data, kinds)
     pacer = EpochPacer(lambda pace: model.fit(data, epochs=_epochs_needed(ctx), capture="in-flight", verbose=0,
                                               writer=writer, callbacks=pace),
                        settle=writer.flush)  # the epoch's background store write counts in its time
     state = {"checked": False}
 
-    def epoch() -> float:
+    def epoch() -> dict[str, float]:
         seconds = pacer.next_epoch()
         if not state["checked"]:  # after the warm-up epoch: z is complete, row i = sample i
-            if writer.run().z(epoch=0).shape != (len(ctx.x), LATENT):
-                raise RuntimeError("zlens did not capture the complete z")
+            z = writer.run().z(epoch=0)
+            if z.shape[0] != data.n_samples:
+                raise RuntimeError(f"{row.key}: zlens did not capture the complete z ({z.shape})")
             state["checked"] = True
-        return seconds
+        return {row.key: seconds}
 
-    return Probe([ZLENS], lambda: {ZLENS.key: epoch()}, info=info, close=pacer.close)
+    return Probe([row], epoch, info=info or {}, close=pacer.close)
 
 
 def capture_off_probe(ctx: Context) -> Probe:
