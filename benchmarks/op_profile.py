@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 #: Events that wrap ops (executor, runtime, input pipeline) rather than being one.
 _WRAPPERS = re.compile(r"Executor|Execute|BlockUntilReady|Iterator|Eager|TFE_|KernelAndDevice|multi_step|"
                        r"Prefetch|Range|DoCompute|^end: |Await")

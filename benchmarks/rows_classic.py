@@ -36,7 +36,7 @@ def classic_probe(ctx: Context) -> Probe:
             reconstruction, z = model(xb, training=True)
             loss = tf.reduce_mean(tf.square(xb - reconstruction))  # MSE, as Keras computes it
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss, z
 
     def epoch():

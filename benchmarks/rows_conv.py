@@ -3,7 +3,7 @@
 N = n_conv images, batch 128, timed as the dense zlens row (epochs of one long `fit`, capture
 in-flight), but compiled without XLA: on CPU, XLA's convolutions are slower than TensorFlow's
 oneDNN kernels, and inside zlens' compiled resident loop about 15x slower (README, Performance;
-`zlens.fit`'s jit_compile="auto" still picks XLA for this model). Its PyTorch counterpart is in
+`zlens.fit`'s jit_compile="auto" now leaves XLA off for it too). Its PyTorch counterpart is in
 `rows_torch.py`.
 """
 

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def forward(xb, activations: bool):
         h, z = xb, None
-        for i, (w, b) in enumerate(zip(weights, biases)):
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
             h = tf.matmul(h, w)
             if activations:
                 h = h + b
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
             if adam:
                 opt.apply(grads, trained)
             else:  # plain SGD, so the backward pass is not pruned away
-                for w, g in zip(trained, grads):
+                for w, g in zip(trained, grads, strict=True):
                     w.assign_sub(1e-9 * g)
             if scatter:
                 z_buf.scatter_update(tf.IndexedSlices(z, idx))

@@ -16,8 +16,8 @@ def run_tool(*command: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
-def test_ruff_finds_nothing_in_the_package_and_tests():
-    proc = run_tool("ruff", "check", "zlens", "tests")
+def test_ruff_finds_nothing_in_the_package_tests_and_benchmarks():
+    proc = run_tool("ruff", "check", "zlens", "tests", "benchmarks")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
