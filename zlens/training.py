@@ -220,6 +220,7 @@ def resume(
     config = directory.config
     total = epochs if epochs is not None else config["epochs"]
     on_nonfinite = check_nonfinite_choice(on_nonfinite or config.get("on_nonfinite", "stop"))
+    _check_learning_rate(learning_rate)
     done = directory.epochs_done
     if done == 0:
         return _restart(directory, x, y, model=model, epochs=total, learning_rate=learning_rate,
@@ -293,10 +294,14 @@ def _resumed_data(directory: RunDirectory, tapped, x, y, strategy, *, check: boo
     return data
 
 
+def _check_learning_rate(learning_rate: float | None) -> None:
+    if learning_rate is not None and (not isinstance(learning_rate, (int, float)) or isinstance(learning_rate, bool)
+                                      or not learning_rate > 0):
+        raise ZlensError(f"learning_rate must be a number > 0; got {learning_rate!r}.")
+
+
 def _set_learning_rate(tapped: TappedAutoencoder, learning_rate: float) -> None:
     """Train on at `learning_rate` (the optimizer's state, e.g. Adam's moments, is kept)."""
-    if not isinstance(learning_rate, (int, float)) or isinstance(learning_rate, bool) or not learning_rate > 0:
-        raise ZlensError(f"learning_rate must be a number > 0; got {learning_rate!r}.")
     rate = tapped.optimizer.learning_rate
     if not hasattr(rate, "assign"):
         raise ZlensError("this run's optimizer follows a learning-rate schedule: it cannot be given a new rate.")
@@ -314,25 +319,27 @@ def _restart(directory: RunDirectory, x, y, *, model, epochs, learning_rate, on_
                            f"its model was your own: pass it (zlens.resume(run_dir, x, model=...)), or start again "
                            "with zlens.fit(model, x, run_dir=..., overwrite=True).")
         model = config["model"]
-    optimizer = dict(config.get("optimizer") or {})
-    if learning_rate is not None:
-        optimizer["learning_rate"] = learning_rate
-    labels = LatentStore.open(directory.latents_path).labels if directory.latents_path.joinpath("zarr.json").is_file() \
-        else None
+    by_name = isinstance(model, str)
+    store_made = directory.latents_path.joinpath("zarr.json").is_file()
     return fit(model, x, y, epochs=epochs, batch_size=config["batch_size"], capture=config["capture"],
-               taps=config.get("taps"), labels=labels, seed=directory.run_json.get("seed"), run_dir=directory.path,
-               optimizer=keras.optimizers.get({"class_name": config.get("optimizer_class", "Adam"),
-                                               "config": optimizer})
-               if optimizer and isinstance(model, str) else _learning_rate_optimizer(learning_rate),
-               latent=config.get("latent") if not isinstance(model, str) else None,
-               encoding_dim=config.get("encoding_dim") if isinstance(model, str) else None,
+               taps=config.get("taps"), labels=LatentStore.open(directory.latents_path).labels if store_made else None,
+               seed=directory.run_json.get("seed"), run_dir=directory.path,
+               optimizer=_restart_optimizer(config, learning_rate, by_name),
+               latent=None if by_name else config.get("latent"),
+               encoding_dim=config.get("encoding_dim") if by_name else None,
                validation_data=validation_data, capture_every=config["capture_every"], callbacks=callbacks,
                verbose=verbose, overwrite=True, strategy=strategy, tap_storage=config.get("tap_storage", "auto"),
                on_nonfinite=on_nonfinite, data_info={k: v for k, v in recorded.items() if k in DATA_INFO_KEYS})
 
 
-def _learning_rate_optimizer(learning_rate: float | None):
-    """Adam at `learning_rate`, or None (the model's own optimizer) when no rate is asked for."""
+def _restart_optimizer(config: dict[str, Any], learning_rate: float | None, by_name: bool):
+    """The optimizer a restarted run trains with: a model built by name gets the one it recorded
+    (at `learning_rate` when given); your own model keeps its compiled one unless a rate is given."""
+    recorded = dict(config.get("optimizer") or {})
+    if by_name and recorded:
+        if learning_rate is not None:
+            recorded["learning_rate"] = learning_rate
+        return keras.optimizers.get({"class_name": config.get("optimizer_class", "Adam"), "config": recorded})
     return None if learning_rate is None else keras.optimizers.Adam(learning_rate)
 
 

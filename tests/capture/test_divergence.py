@@ -55,6 +55,8 @@ def test_data_scaled_to_1e30_stops_in_its_first_epoch_and_resume_starts_it_again
     assert record["status"] == "failed" and record["epochs_done"] == 0 and "loss is" in record["reason"]
     assert zlens.open_run(tmp_path / "big").epochs == []
 
+    with pytest.raises(zlens.ZlensError, match="learning_rate must be a number > 0; got -1"):
+        zlens.resume(tmp_path / "big", x, learning_rate=-1, verbose=0)  # checked before it starts again
     again = zlens.resume(tmp_path / "big", x, verbose=0)  # nothing to lose: it starts again
     assert again.epochs == [0, 1, 2] and again.status == "finished"
 

@@ -15,7 +15,7 @@ import keras
 
 from zlens.capture.recorder import CONSISTENT, IN_FLIGHT, LatentRecorder, blocks, drift
 from zlens.errors import NonFiniteError
-from zlens.options import NONFINITE_CHOICES
+from zlens.options import check_nonfinite_choice
 from zlens.store._checks import nonfinite_rows
 
 
@@ -37,8 +37,7 @@ class CaptureCallback(keras.callbacks.Callback):
     def __init__(self, recorder: LatentRecorder, writer, consistent_data, *, capture_every: int = 1,
                  last_epoch: int = 0, on_nonfinite: str = "stop"):
         super().__init__()
-        if on_nonfinite not in NONFINITE_CHOICES:
-            raise ValueError(f"on_nonfinite must be one of {', '.join(NONFINITE_CHOICES)}; got {on_nonfinite!r}.")
+        check_nonfinite_choice(on_nonfinite)
         self.recorder = recorder
         self.writer = writer
         self.consistent_data = consistent_data
@@ -119,7 +118,7 @@ def _nonfinite_losses(logs: dict) -> str | None:
 
 
 def _nonfinite_taps(latents: dict) -> str | None:
-    """"in-flight z: 12 of its rows hold NaN or infinity" for the first such tap, or None."""
+    """"in-flight z: 12 rows hold NaN or infinity" for the first such tap, or None."""
     for kind, taps in latents.items():
         for tap, value in taps.items():
             bad = sum(nonfinite_rows(rows) for rows in blocks(value))
