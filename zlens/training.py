@@ -426,8 +426,8 @@ CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, k
 def _resolve_jit(tapped: TappedAutoencoder, jit_compile: bool | str) -> bool:
     """XLA unless asked otherwise, a layer cannot be compiled, or the model convolves on a machine
     without a GPU. On CPU, XLA makes dense models 2-3x faster (Keras' own "auto" turns it off
-    there), but a convolutional one ~14x slower (`zlens.models.conv` on 28x28 images, batch 128:
-    0.6 s against 8.3 s an epoch of 3,000 images here)."""
+    there), but a convolutional one ~12-14x slower (`python -m benchmarks.conv_xla`: `zlens.models.conv`
+    on 3,000 28x28 images, batch 128)."""
     if jit_compile != "auto":
         return bool(jit_compile)
     layers = list(walk_layers(tapped))

@@ -58,7 +58,8 @@ def test_kill_9_at_random_points_then_resume_keeps_every_committed_epoch(tmp_pat
         proc.wait()
         state = _committed(run_dir)
         done = state["epochs_done"]
-        assert state["status"] == "running"  # killed: nobody could say otherwise
+        # killed: nobody could say otherwise, unless the last epoch committed before the kill landed
+        assert state["status"] == "running" or (state["status"] == "finished" and done == epochs), state["status"]
         assert [row["epoch"] for row in state["history"]] == list(range(done))
         g = zarr.open_group(run_dir / "latents.zarr", mode="r")
         n = g.attrs["committed"]
