@@ -32,11 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     import keras
 
     import zlens
-    from zlens.data.feed import RESIDENT_BYTES, prepare_training_data
-    from zlens.run_writer import FollowerWriter, RunWriter
+    from benchmarks.rows_zlens import memory_writer, planned_fit
+    from zlens.data.feed import SAMPLE_BUDGET, prepare_training_data
+    from zlens.run_writer import FollowerWriter
 
     x = np.random.default_rng(SEED).random((args.rows, FEATURES), dtype=np.float32)
-    data = prepare_training_data(x, batch_size=256, seed=SEED, resident_bytes=RESIDENT_BYTES)
+    data = prepare_training_data(x, batch_size=256, seed=SEED, sample_budget=SAMPLE_BUDGET)
     epochs = args.repeats + 2
 
     def model():
@@ -51,14 +52,13 @@ def main(argv: list[str] | None = None) -> None:
         m.compiled_loop = compiled_loop
         writer = None
         if capture is not None:
-            m._attach_recorder(data, ("in-flight",))  # the buffers the store is shaped after
-            writer = RunWriter.in_memory(m, data, ("in-flight",))
+            writer = memory_writer(m, data)
             if writer_kind == "no-store-write":
                 writer = FollowerWriter(writer.store)  # commits metrics, no latents
             elif compiled_loop:
                 trained.update(model=m, writer=writer)
-        return EpochPacer(lambda pace: m.fit(data, epochs=epochs, capture=capture, verbose=0, callbacks=pace,
-                                             writer=writer), settle=None if writer is None else writer.flush)
+        return EpochPacer(lambda pace: planned_fit(m, data, epochs=epochs, capture=capture, callbacks=pace,
+                                                   writer=writer), settle=None if writer is None else writer.flush)
 
     pacers = {
         "capture off": paced(None, None),

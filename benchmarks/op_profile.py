@@ -64,20 +64,16 @@ def main(argv=None) -> None:
     import tensorflow as tf
 
     import zlens
-    from benchmarks.rows_zlens import ZLENS_SETTINGS
+    from benchmarks.rows_zlens import ZLENS_SETTINGS, memory_writer, planned_fit
     from benchmarks.work import FEATURES, LATENT, LEARNING_RATE, SEED, make_data
-    from zlens.capture.tapped_autoencoder import CAPTURE_CHOICES
-    from zlens.data.feed import RESIDENT_BYTES, prepare_training_data
-    from zlens.run_writer import RunWriter
+    from zlens.data.feed import SAMPLE_BUDGET, prepare_training_data
 
     keras.utils.set_random_seed(SEED)
     model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT, latent_activation="relu"), taps=("z",))
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), **ZLENS_SETTINGS)
     data = prepare_training_data(make_data(args.rows), batch_size=256, seed=SEED, input_shape=(FEATURES,),
-                                 resident_bytes=RESIDENT_BYTES)
-    kinds = CAPTURE_CHOICES["in-flight"]
-    model._attach_recorder(data, kinds)
-    writer = RunWriter.in_memory(model, data, kinds)
+                                 sample_budget=SAMPLE_BUDGET)
+    writer = memory_writer(model, data)
     trace_dir = Path(tempfile.mkdtemp(prefix="zlens-op-profile-"))
     wall = {}
 
@@ -92,7 +88,7 @@ def main(argv=None) -> None:
                 wall["seconds"] = time.perf_counter() - wall["start"]
                 tf.profiler.experimental.stop()
 
-    model.fit(data, epochs=3, capture="in-flight", writer=writer, callbacks=[ProfileThirdEpoch()], verbose=0)
+    planned_fit(model, data, epochs=3, capture="in-flight", writer=writer, callbacks=[ProfileThirdEpoch()])
     writer.flush()
     totals = op_times(trace_dir)
     total = sum(totals.values())

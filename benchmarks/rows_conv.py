@@ -29,12 +29,12 @@ def images(ctx: Context):
 def capture_probe(ctx: Context) -> Probe:
     """One epoch of a long `TappedAutoencoder(zlens.models.conv(...)).fit`, capturing z in-flight."""
     import zlens
-    from zlens.data.feed import RESIDENT_BYTES, prepare_training_data
+    from zlens.data.feed import SAMPLE_BUDGET, prepare_training_data
 
     model = compiled_model(ctx, "zlens_conv", build=lambda: zlens.models.conv(IMAGE, CONV_LATENT),
                            settings=CONV_SETTINGS)
     data = prepare_training_data(images(ctx), batch_size=ctx.sizes.conv_batch, seed=SEED, input_shape=IMAGE,
-                                 resident_bytes=RESIDENT_BYTES)
+                                 sample_budget=SAMPLE_BUDGET)
     probe = paced_capture_probe(ctx, CONV_ZLENS, model, data,
                                 info={"settings": dict(CONV_SETTINGS), "timing": "epochs of one long fit"})
     probe.heavy = True

@@ -47,20 +47,17 @@ def memmap_probe(ctx: Context) -> Probe:
 
 
 def _probe(ctx: Context, row: Row, x) -> Probe:
-    from zlens.capture.tapped_autoencoder import CAPTURE_CHOICES
     from zlens.data.feed import prepare_training_data
     from zlens.run_writer import RunWriter
     from zlens.store.latent_store import LatentStore
 
     model = compiled_model(ctx, row.key)
     data = prepare_training_data(x, batch_size=ctx.sizes.batch, seed=SEED, input_shape=(FEATURES,),
-                                 resident_bytes=ctx.sizes.large_budget)
+                                 sample_budget=ctx.sizes.large_budget)
     if data.resident is not None:
         raise RuntimeError(f"{row.key}: {x.nbytes:,} bytes fit the budget of {ctx.sizes.large_budget:,}")
-    kinds = CAPTURE_CHOICES["in-flight"]
-    model._attach_recorder(data, kinds)
     store = LatentStore.create(ctx.cache["tmp"] / f"{row.key}.zarr", n_samples=data.n_samples,
-                               taps=model._recorder.row_shapes, kinds=kinds)
+                               taps=model.plan.row_shapes, kinds=["in-flight"])
     info = {"n_rows": data.n_samples, "bytes": int(x.nbytes), "budget": ctx.sizes.large_budget}
     probe = paced_capture_probe(ctx, row, model, data, writer=RunWriter(store), info=info)
     probe.heavy = True

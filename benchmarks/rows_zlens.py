@@ -42,11 +42,11 @@ def compiled_model(ctx: Context, name: str = "zlens_model", build=None, settings
 def training_data(ctx: Context):
     """The indexed, shuffled-per-epoch training data, prepared once (what `fit(x)` builds)."""
     if "zlens_data" not in ctx.cache:
-        from zlens.data.feed import RESIDENT_BYTES, prepare_training_data
+        from zlens.data.feed import SAMPLE_BUDGET, prepare_training_data
 
         start = time.perf_counter()
         ctx.cache["zlens_data"] = prepare_training_data(
-            ctx.x, batch_size=ctx.sizes.batch, seed=SEED, input_shape=(FEATURES,), resident_bytes=RESIDENT_BYTES
+            ctx.x, batch_size=ctx.sizes.batch, seed=SEED, input_shape=(FEATURES,), sample_budget=SAMPLE_BUDGET
         )
         ctx.cache["zlens_prepare_seconds"] = time.perf_counter() - start
     return ctx.cache["zlens_data"]
@@ -77,21 +77,16 @@ def paced_capture_probe(ctx: Context, row: Row, model, data, *, writer=None, inf
         writer: where the epochs go (default: an in-memory store, as `fit` without `run_dir`).
         info: figures reported with the row.
     """
-    from zlens.capture.tapped_autoencoder import CAPTURE_CHOICES
-    from zlens.run_writer import RunWriter
-
-    kinds = CAPTURE_CHOICES["in-flight"]
-    model._attach_recorder(data, kinds)  # the buffers the store is shaped after (fit would attach them)
-    writer = writer or RunWriter.in_memory(model, data, kinds)
-    pacer = EpochPacer(lambda pace: model.fit(data, epochs=_epochs_needed(ctx), capture="in-flight", verbose=0,
-                                              writer=writer, callbacks=pace),
+    writer = writer or memory_writer(model, data)
+    pacer = EpochPacer(lambda pace: planned_fit(model, data, epochs=_epochs_needed(ctx), capture="in-flight",
+                                                writer=writer, callbacks=pace),
                        settle=writer.flush)  # the epoch's background store write counts in its time
     state = {"checked": False}
 
     def epoch() -> dict[str, float]:
         seconds = pacer.next_epoch()
         if not state["checked"]:  # after the warm-up epoch: z is complete, row i = sample i
-            z = writer.run().z(epoch=0)
+            z = writer.as_run().z(epoch=0)
             if z.shape[0] != data.n_samples:
                 raise RuntimeError(f"{row.key}: zlens did not capture the complete z ({z.shape})")
             state["checked"] = True
@@ -104,10 +99,28 @@ def capture_off_probe(ctx: Context) -> Probe:
     """Row 2: the same train step and data with capture off (`capture=None`: no scatter, no
     callback), timed the same way: epochs of one long fit."""
     model, data = compiled_model(ctx, "zlens_model_off"), training_data(ctx)
-    pacer = EpochPacer(lambda pace: model.fit(data, epochs=_epochs_needed(ctx), capture=None, verbose=0,
-                                              callbacks=pace))
+    pacer = EpochPacer(lambda pace: planned_fit(model, data, epochs=_epochs_needed(ctx), capture=None,
+                                                callbacks=pace))
     return Probe([ZLENS_OFF], lambda: {ZLENS_OFF.key: pacer.next_epoch()},
                  info={"settings": dict(ZLENS_SETTINGS), "timing": "epochs of one long fit"}, close=pacer.close)
+
+
+def planned_fit(model, data, *, epochs: int, capture: str | None, callbacks, writer=None):
+    """What `model.fit(x, capture=...)` runs once it has prepared `data` and planned the fit
+    (`zlens.capture.fit_plan`): the data is prepared once for every repetition, outside the timing.
+    `writer` receives the captured epochs (`memory_writer`; None with capture=None)."""
+    from zlens.capture.fit_plan import plan_fit
+
+    plan = plan_fit(model, data, capture=capture, jit_compile=model.jit_compile,
+                    steps_per_execution=model.steps_per_execution, strategy=None)
+    return model._fit_planned(data, plan, writer, epochs=epochs, callbacks=callbacks, verbose=0)
+
+
+def memory_writer(model, data):
+    """An in-memory store for the in-flight z of `model` on `data` (what `fit` without `run_dir` writes to)."""
+    from zlens.run_writer import RunWriter
+
+    return RunWriter.in_memory(data.n_samples, model.plan.row_shapes, ("in-flight",))
 
 
 def _epochs_needed(ctx: Context) -> int:

@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     import tensorflow as tf
 
     import zlens
+    from benchmarks.rows_zlens import planned_fit
 
     n = args.rows
     x = np.random.default_rng(0).random((n, FEATURES), dtype=np.float32)
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
 
     model = zlens.TappedAutoencoder(zlens.models.dense(FEATURES, LATENT, latent_activation="relu"), taps=("z",))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True, steps_per_execution=64)
-    data = zlens.data.feed.prepare_training_data(x, batch_size=BATCH, resident_bytes=2**31)
+    data = zlens.data.feed.prepare_training_data(x, batch_size=BATCH, sample_budget=2**31)
 
     rows = {
         "XLA step: matmuls fwd+bwd, SGD": make_epoch(activations=False, adam=False, gather=False, scatter=False),
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
         "Adam instead of SGD": make_epoch(gather=False, scatter=False),
         "+ batch gather from resident samples": make_epoch(scatter=False),
         "+ z scatter (= zlens' step, hand loop)": make_epoch(),
-        "zlens TappedAutoencoder.fit (Keras loop)": lambda: model.fit(data, epochs=1, verbose=0),
+        "zlens TappedAutoencoder.fit (Keras loop)": lambda: planned_fit(model, data, epochs=1, capture=None,
+                                                                    callbacks=[]),
     }
     times = {k: [] for k in rows}
     for fn in rows.values():

@@ -132,10 +132,11 @@ def _add_train(sub) -> None:
                           "run the same command on each; the chief writes the run); see docs/scale-out.md")
     fit.add_argument("--tap-storage", choices=("auto", *TAP_STORAGES), default="auto",
                      help="where the z buffers live while an epoch runs: device, host memory, or streamed to a "
-                          "scratch file (auto: device within --memory-budget, else stream)")
-    fit.add_argument("--memory-budget", metavar="SIZE", default=None,
-                     help="bytes the device buffers may take before auto streams them, e.g. 512MiB, 2GB "
+                          "scratch file (auto: device within --buffer-budget, else stream)")
+    fit.add_argument("--buffer-budget", metavar="SIZE", default=None,
+                     help="bytes the tap buffers may take on the device before auto streams them, e.g. 512MiB, 2GB "
                           "(default 4GiB)")
+    fit.add_argument("--memory-budget", metavar="SIZE", default=None, help=argparse.SUPPRESS)  # its former name
     out = train.add_argument_group("output")
     out.add_argument("--out", metavar="RUN", help="the run directory to write")
     out.add_argument("--overwrite", action="store_true",

@@ -27,7 +27,7 @@ def train(args) -> int:
 
     if args.strategy != "multi-worker":  # (a worker's run directory is the chief's to check)
         RunDirectory.check_new(args.out, overwrite=args.overwrite)  # before the data and TensorFlow load
-    memory_budget = None if args.memory_budget is None else parse_size(args.memory_budget, "--memory-budget")
+    buffer_budget = _buffer_budget(args)
     from zlens.data import load_data
 
     scale = "none" if args.no_scale else "auto"
@@ -64,7 +64,7 @@ def train(args) -> int:
         keras.optimizers.Adam(args.learning_rate or 1e-3),
         capture_every=epochs if args.last_only else args.capture_every,
         overwrite=args.overwrite, callbacks=progress, verbose=0, strategy=strategy,
-        tap_storage=args.tap_storage, memory_budget=memory_budget, on_nonfinite=args.on_nonfinite or "stop",
+        tap_storage=args.tap_storage, buffer_budget=buffer_budget, on_nonfinite=args.on_nonfinite or "stop",
         data_info={"source": source.name, "load": load, "scaled": source.scaled,
                    "original_dtype": source.original_dtype, "loaded_scale_factor": source.scale_factor,
                    "target_load": target_load, "imports": imports, "model_file": model_file},
@@ -360,11 +360,21 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6,
                "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
 
 
+def _buffer_budget(args) -> int | None:
+    """`--buffer-budget` in bytes, or None; `--memory-budget`, its former name, still works (with a note)."""
+    if args.memory_budget is not None:
+        print("zlens train: --memory-budget is now --buffer-budget (the bytes the tap buffers may take on the "
+              "device); the old name will go.", file=sys.stderr)
+        if args.buffer_budget is None:
+            return parse_size(args.memory_budget, "--memory-budget")
+    return None if args.buffer_budget is None else parse_size(args.buffer_budget, "--buffer-budget")
+
+
 def parse_size(text: str, option: str) -> int:
     """Bytes from a size such as "4096", "512MiB", "2GB" or "1.5 GiB" (decimal kB/MB/GB, binary KiB/MiB/GiB).
 
     Example:
-        >>> parse_size("512MiB", "--memory-budget"), parse_size("2GB", "--memory-budget")
+        >>> parse_size("512MiB", "--buffer-budget"), parse_size("2GB", "--buffer-budget")
         (536870912, 2000000000)
     """
     import re

@@ -6,12 +6,13 @@ of what is done). Resuming reads run.json and drops anything the store holds bey
 
 The writes run on one background thread, in that order, while the next epoch trains: only
 reading the buffers to the host and saving the checkpoint (the weights of this epoch) happen
-at the epoch's end. A failed write is raised by the next commit, by `flush`, `finish` or `run`.
+at the epoch's end. A failed write is raised by the next commit, by `flush`, `finish` or `as_run`.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ class RunWriter:
     """Receives epochs from `CaptureCallback` and writes them to a `LatentStore` (+ directory).
 
     Use `RunWriter.in_memory(...)` for a run kept in memory, `RunWriter.to_directory(...)`
-    for a run directory; `run()` returns the `Run` reading what was written.
+    for a run directory; `as_run()` returns the `Run` reading what was written.
     """
 
     def __init__(self, store: LatentStore, directory: RunDirectory | None = None, history: list | None = None):
@@ -40,18 +41,20 @@ class RunWriter:
         self._recorded: Future | None = None  # the last run.json record queued
 
     @classmethod
-    def in_memory(cls, model, data, kinds, labels=None, *, chief: bool = True) -> RunWriter:
-        """A writer whose store lives in memory (what `fit` without `run_dir` uses); on a worker
-        that is not the chief of a multi-worker run, one that keeps the metrics only."""
-        store = LatentStore.create(None, n_samples=data.n_samples, taps=model._recorder.row_shapes,
-                                   kinds=kinds, labels=labels)
+    def in_memory(cls, n_samples: int, row_shapes: Mapping[str, tuple[int, ...]], kinds: Sequence[str],
+                  labels=None, *, chief: bool = True) -> RunWriter:
+        """A writer whose store lives in memory (what `fit` without `run_dir` uses) for `n_samples`
+        rows of each tap in `row_shapes` (`TapPlan.row_shapes`), per kind; on a worker that is not
+        the chief of a multi-worker run, one that keeps the metrics only."""
+        store = LatentStore.create(None, n_samples=n_samples, taps=row_shapes, kinds=kinds, labels=labels)
         return cls(store) if chief else FollowerWriter(store)
 
     @classmethod
-    def to_directory(cls, directory: RunDirectory, model, data, kinds, labels=None) -> RunWriter:
-        """A writer for a new run directory: creates its latent store."""
-        store = LatentStore.create(directory.latents_path, n_samples=data.n_samples,
-                                   taps=model._recorder.row_shapes, kinds=kinds, labels=labels)
+    def to_directory(cls, directory: RunDirectory, n_samples: int, row_shapes: Mapping[str, tuple[int, ...]],
+                     kinds: Sequence[str], labels=None) -> RunWriter:
+        """A writer for a new run directory: creates its latent store (shaped as `in_memory`'s)."""
+        store = LatentStore.create(directory.latents_path, n_samples=n_samples, taps=row_shapes, kinds=kinds,
+                                   labels=labels)
         return cls(store, directory, [])
 
     @classmethod
@@ -126,7 +129,8 @@ class RunWriter:
         if failed_write is not None:
             raise failed_write
 
-    def run(self) -> Run:
+    def as_run(self) -> Run:
+        """The `Run` reading what was written (once every queued write is done)."""
         self.flush()
         return Run(self.store, self.history, model=self._model, directory=self.directory)
 
@@ -160,7 +164,7 @@ class RunWriter:
 
 class FollowerWriter(RunWriter):
     """The writer of a worker that is not the chief: it takes part in every epoch (the workers
-    sum their buffers together) but writes nothing; the chief writes the run. Its `run()` has
+    sum their buffers together) but writes nothing; the chief writes the run. Its `as_run()` has
     the metrics and the model, and no latents."""
 
     def commit_latents(self, epoch: int, latents: dict[str, dict[str, np.ndarray]]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
+import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,19 +18,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zlens.capture.intercept import walk_layers
-from zlens.capture.recorder import choose_storage
+from zlens.capture.fit_plan import FitPlan, plan_fit, sample_budget
 from zlens.capture.tapped_autoencoder import TappedAutoencoder
 from zlens.capture.taps import LATENT, check_taps
 from zlens.data.conform import preprocessing_record
-from zlens.data.feed import RESIDENT_BYTES, prepare_training_data, sample_shape_of
+from zlens.data.feed import prepare_training_data, sample_shape_of
 from zlens.data.fingerprint import array_fingerprint
 from zlens.data.validate import check_labels
 from zlens.distribute import check_built_under, placement, resolve_strategy
 from zlens.errors import ModelError, NonFiniteError, RunError, Terminated, ZlensError
 from zlens.loading import load_model
 from zlens.models.pair import EncoderDecoder
-from zlens.options import CAPTURE_CHOICES, MODEL_NAMES, check_nonfinite_choice
+from zlens.options import MODEL_NAMES, check_nonfinite_choice
 from zlens.run import Run
 from zlens.run_writer import RunWriter
 from zlens.signals import terminate_on_sigterm
@@ -39,7 +39,6 @@ DEFAULT_TAPS = ("z", "recon_error")
 # What `data_info` may record of where the data came from (kept when a run starts again).
 DATA_INFO_KEYS = ("source", "load", "scaled", "original_dtype", "loaded_scale_factor", "target_load", "imports",
                   "model_file")
-MAX_STEPS_PER_EXECUTION = 64
 
 
 def fit(
@@ -67,8 +66,9 @@ def fit(
     data_info: dict[str, Any] | None = None,
     strategy=None,
     tap_storage: str = "auto",
-    memory_budget: int | None = None,
+    buffer_budget: int | None = None,
     on_nonfinite: str = "stop",
+    memory_budget: int | None = None,
 ) -> Run:
     """Train an autoencoder on `x` and return its `Run`: z of every epoch, row i = sample i.
 
@@ -115,13 +115,14 @@ def fit(
             but no latents. See docs/scale-out.md.
         tap_storage: where the capture buffers live: "device", "host" (host memory), "stream"
             (a scratch file: memory bounded whatever N) or "auto" (default: "device" when the
-            buffers fit `memory_budget`, else "stream"). Same z either way.
-        memory_budget: bytes the capture buffers may take on the device under "auto" (4 GiB).
+            buffers fit `buffer_budget`, else "stream"). Same z either way.
+        buffer_budget: bytes the capture buffers may take on the device under "auto" (4 GiB).
         on_nonfinite: what a NaN or infinite loss or captured value does: "stop" (default) ends
             training at the end of that epoch without committing it, marks `run_dir` failed with
             the reason and raises `zlens.NonFiniteError`; every earlier epoch stays committed and
             resumable (`zlens.resume(run_dir, x, learning_rate=...)`). "record" keeps going and
             commits such epochs, flagged in `run.nonfinite`.
+        memory_budget: the former name of `buffer_budget` (still accepted, with a warning).
 
     Example:
         >>> from sklearn.datasets import load_digits
@@ -130,14 +131,13 @@ def fit(
         >>> run.z().shape, run.z(kind="consistent").shape
         ((1797, 2), (1797, 2))
     """
-    if not isinstance(epochs, int) or epochs < 1:
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ZlensError(f"epochs must be an integer >= 1; got {epochs!r}.")
-    if capture not in CAPTURE_CHOICES:
-        raise ZlensError(f"capture must be one of {', '.join(CAPTURE_CHOICES)}; got {capture!r}.")
-    check_nonfinite_choice(on_nonfinite)
+    if memory_budget is not None:
+        warnings.warn("zlens.fit: memory_budget= is now buffer_budget= (the bytes the tap buffers may take on the "
+                      "device).", DeprecationWarning, stacklevel=2)
+        buffer_budget = memory_budget if buffer_budget is None else buffer_budget
     strategy = resolve_strategy(strategy)
-    place = placement(strategy)
-    kinds = CAPTURE_CHOICES[capture]
     if seed is not None:
         keras.utils.set_random_seed(seed)
     with _scope(strategy):
@@ -145,46 +145,52 @@ def fit(
         if strategy is not None:
             check_built_under(tapped, strategy)
         data = prepare_training_data(x, y, batch_size=batch_size, seed=seed, input_shape=tapped.plan.sample_shape,
-                                     resident_bytes=RESIDENT_BYTES if strategy is None else 0)
+                                     sample_budget=sample_budget(strategy))
         labels = check_labels(labels, data.n_samples)
-        storage = choose_storage(tap_storage, data.n_samples, tapped.plan.row_shapes, kinds, memory_budget)
-        one_call = strategy is not None  # Keras' multi-replica step: no XLA, one step per call
+        fit_plan = plan_fit(tapped, data, capture=capture, jit_compile=jit_compile,
+                            steps_per_execution=steps_per_execution, strategy=strategy, tap_storage=tap_storage,
+                            buffer_budget=buffer_budget, capture_every=capture_every, on_nonfinite=on_nonfinite)
         tapped.compile(
             optimizer=_optimizer_for(optimizer if optimizer is not None else _compiled_optimizer(tapped), strategy),
-            jit_compile=False if one_call or storage != "device" else _resolve_jit(tapped, jit_compile),
-            steps_per_execution=1 if one_call else
-            steps_per_execution or min(MAX_STEPS_PER_EXECUTION, -(-data.n_samples // batch_size)),
+            jit_compile=fit_plan.jit_compile, steps_per_execution=fit_plan.steps_per_execution,
         )
-    config = {
-        "model": model if isinstance(model, str) else tapped.autoencoder.name,
-        "latent": tapped.latent, "taps": list(tapped.taps), "encoding_dim": encoding_dim,
-        "epochs": epochs, "batch_size": batch_size, "capture": capture, "capture_every": capture_every,
-        "optimizer": keras.optimizers.serialize(tapped.optimizer)["config"],
-        "optimizer_class": keras.optimizers.serialize(tapped.optimizer)["class_name"],
-        "jit_compile": tapped.jit_compile, "steps_per_execution": tapped.steps_per_execution,
-        "strategy": _strategy_name(strategy), "replicas": place.replicas, "workers": place.workers,
-        "tap_storage": storage, "on_nonfinite": on_nonfinite,
-    }
-    tapped._attach_recorder(data, kinds, storage)
+    config = _run_config(model, tapped, fit_plan, strategy, epochs=epochs, batch_size=batch_size, capture=capture,
+                         encoding_dim=encoding_dim)
     preprocess = preprocessing_record(data.x, tapped.plan.sample_shape, _scale_factor(x, data_info))
-    if run_dir is None or not place.chief:
-        writer = RunWriter.in_memory(tapped, data, kinds, labels, chief=place.chief)
+    row_shapes = tapped.plan.row_shapes
+    if run_dir is None or not fit_plan.placement.chief:
+        writer = RunWriter.in_memory(data.n_samples, row_shapes, fit_plan.kinds, labels,
+                                     chief=fit_plan.placement.chief)
     else:
         directory = RunDirectory.create(
             run_dir, config=config, seed=seed, versions=versions(), overwrite=overwrite,
             data={**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess, **(data_info or {})},
         )
         try:
-            writer = RunWriter.to_directory(directory, tapped, data, kinds, labels)
+            writer = RunWriter.to_directory(directory, data.n_samples, row_shapes, fit_plan.kinds, labels)
         except BaseException as err:
             directory.set_status("failed", _failure_reason(err))
             directory.release()
             raise
-    run = _train(tapped, data, writer, epochs=epochs, initial_epoch=0, seed=seed, capture=capture,
-                 capture_every=capture_every, callbacks=callbacks, verbose=verbose,
-                 validation_data=validation_data, tap_storage=storage, on_nonfinite=on_nonfinite)
+    run = _train(tapped, data, fit_plan, writer, epochs=epochs, initial_epoch=0, callbacks=callbacks,
+                 verbose=verbose, validation_data=validation_data)
     run.preprocessing = preprocess
     return run
+
+
+def _run_config(model, tapped: TappedAutoencoder, fit_plan: FitPlan, strategy, *, epochs: int, batch_size: int,
+                capture: str, encoding_dim: int | None) -> dict[str, Any]:
+    """What run.json's `config` records of how a run was set up (what `resume` continues with)."""
+    optimizer = keras.optimizers.serialize(tapped.optimizer)
+    return {
+        "model": model if isinstance(model, str) else tapped.autoencoder.name,
+        "latent": tapped.latent, "taps": list(tapped.taps), "encoding_dim": encoding_dim,
+        "epochs": epochs, "batch_size": batch_size, "capture": capture, "capture_every": fit_plan.capture_every,
+        "optimizer": optimizer["config"], "optimizer_class": optimizer["class_name"],
+        "jit_compile": fit_plan.jit_compile, "steps_per_execution": fit_plan.steps_per_execution,
+        "strategy": _strategy_name(strategy), "replicas": fit_plan.placement.replicas,
+        "workers": fit_plan.placement.workers, "tap_storage": fit_plan.storage, "on_nonfinite": fit_plan.on_nonfinite,
+    }
 
 
 def resume(
@@ -229,18 +235,19 @@ def resume(
     if total <= done and directory.status == "finished":
         raise RunError(f"{run_dir} already finished {done} epochs; pass a larger epochs= to train longer.")
     strategy = resolve_strategy(strategy)
-    place = placement(strategy)
-    if place.chief:
+    chief = placement(strategy).chief
+    if chief:
         directory.lock()  # before anything is read to be written again
     try:
         tapped = _load_checkpoint(directory, strategy)
-        data = _resumed_data(directory, tapped, x, y, strategy, check=place.chief)
+        data = _resumed_data(directory, tapped, x, y, strategy, check=chief)
         if learning_rate is not None:
             _set_learning_rate(tapped, learning_rate)
-        storage = config.get("tap_storage", "device")
-        kinds = tuple(LatentStore.open(directory.latents_path).kinds)
-        tapped._attach_recorder(data, kinds, storage)
-        if place.chief:
+        fit_plan = plan_fit(tapped, data, capture=config["capture"], jit_compile=tapped.jit_compile,
+                            steps_per_execution=tapped.steps_per_execution, strategy=strategy,
+                            tap_storage=config.get("tap_storage", "device"), capture_every=config["capture_every"],
+                            on_nonfinite=on_nonfinite)
+        if chief:
             changes = {"epochs": total, "on_nonfinite": on_nonfinite}
             if learning_rate is not None:
                 changes["optimizer"] = keras.optimizers.serialize(tapped.optimizer)["config"]
@@ -248,13 +255,12 @@ def resume(
             directory.set_status("running")
             writer = RunWriter.resume(directory)
         else:
-            writer = RunWriter.in_memory(tapped, data, kinds, chief=False)
+            writer = RunWriter.in_memory(data.n_samples, tapped.plan.row_shapes, fit_plan.kinds, chief=False)
     except BaseException:
         directory.release()
         raise
-    return _train(tapped, data, writer, epochs=total, initial_epoch=done, seed=directory.run_json.get("seed"),
-                  capture=config["capture"], capture_every=config["capture_every"], callbacks=callbacks,
-                  verbose=verbose, validation_data=validation_data, tap_storage=storage, on_nonfinite=on_nonfinite)
+    return _train(tapped, data, fit_plan, writer, epochs=total, initial_epoch=done, callbacks=callbacks,
+                  verbose=verbose, validation_data=validation_data)
 
 
 def _load_checkpoint(directory: RunDirectory, strategy) -> TappedAutoencoder:
@@ -280,8 +286,7 @@ def _resumed_data(directory: RunDirectory, tapped, x, y, strategy, *, check: boo
         raise RunError(f"{run_dir} was trained {'on a target y' if y is None else 'with no target'}: "
                        f"resume it {'with the same y=' if y is None else 'without y='} (CLI: --target).")
     data = prepare_training_data(x, y, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
-                                 input_shape=tapped.plan.sample_shape,
-                                 resident_bytes=RESIDENT_BYTES if strategy is None else 0)
+                                 input_shape=tapped.plan.sample_shape, sample_budget=sample_budget(strategy))
     if check and recorded.get("sha256") and data.x is not None:
         now = fingerprint(data.x)
         if now["sha256"] != recorded["sha256"]:
@@ -343,20 +348,18 @@ def _restart_optimizer(config: dict[str, Any], learning_rate: float | None, by_n
     return None if learning_rate is None else keras.optimizers.Adam(learning_rate)
 
 
-def _train(tapped, data, writer, *, epochs, initial_epoch, seed, capture, capture_every, callbacks, verbose,
-           validation_data, tap_storage, on_nonfinite) -> Run:
+def _train(tapped: TappedAutoencoder, data, fit_plan: FitPlan, writer: RunWriter, *, epochs: int,
+           initial_epoch: int, callbacks, verbose, validation_data) -> Run:
+    """Train as planned, then mark the run finished, or failed with the reason (and raise)."""
     try:
         with terminate_on_sigterm():
-            tapped.fit(
-                data, epochs=epochs, initial_epoch=initial_epoch, capture=capture, capture_every=capture_every,
-                seed=seed, writer=writer, tap_storage=tap_storage, on_nonfinite=on_nonfinite,
-                callbacks=list(callbacks), verbose=verbose, validation_data=validation_data,
-            )
+            tapped._fit_planned(data, fit_plan, writer, epochs=epochs, initial_epoch=initial_epoch,
+                                callbacks=list(callbacks), verbose=verbose, validation_data=validation_data)
     except BaseException as err:
         writer.finish(tapped, "failed", _failure_reason(err))
         raise
     writer.finish(tapped, "finished")
-    return writer.run()
+    return writer.as_run()
 
 
 def _failure_reason(err: BaseException) -> str:
@@ -415,25 +418,6 @@ def _strategy_name(strategy) -> str | None:
     if isinstance(strategy, tf.distribute.MirroredStrategy):
         return "mirrored"
     return type(strategy).__name__
-
-
-#: Layers XLA's CPU backend runs far slower than TensorFlow's own (oneDNN) kernels.
-CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Conv1DTranspose,
-                keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose, keras.layers.SeparableConv1D,
-                keras.layers.SeparableConv2D, keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
-
-
-def _resolve_jit(tapped: TappedAutoencoder, jit_compile: bool | str) -> bool:
-    """XLA unless asked otherwise, a layer cannot be compiled, or the model convolves on a machine
-    without a GPU. On CPU, XLA makes dense models 2-3x faster (Keras' own "auto" turns it off
-    there), but a convolutional one ~12-14x slower (`python -m benchmarks.conv_xla`: `zlens.models.conv`
-    on 3,000 28x28 images, batch 128)."""
-    if jit_compile != "auto":
-        return bool(jit_compile)
-    layers = list(walk_layers(tapped))
-    if not all(layer.supports_jit for layer in layers):
-        return False
-    return bool(tf.config.list_physical_devices("GPU")) or not any(isinstance(layer, CONVOLUTIONS) for layer in layers)
 
 
 def _tapped(model, x, y, *, latent, encoding_dim, taps) -> TappedAutoencoder:

@@ -92,7 +92,7 @@ def test_train_on_a_keras_mnist_layout_npz(tmp_path):
         (["train"], "name the run directory to write with --out"),
         (["train", "--model", "mlp", "--out", "r"],
          "--model must be one of dense, conv, vae or a Keras model file (.keras); got 'mlp'"),
-        (["train", "--memory-budget", "lots", "--out", "r"], "--memory-budget must be a size such as"),
+        (["train", "--buffer-budget", "lots", "--out", "r"], "--buffer-budget must be a size such as"),
         (["train", "--tap-storage", "disk", "--out", "r"], "invalid choice: 'disk'"),
         (["info", "nowhere"], "is not a zlens run directory"),
         (["export", "nowhere", "--out", "z.txt"], "choose a format"),
@@ -163,7 +163,7 @@ def test_train_on_a_memory_mapped_npy_keeps_it_mapped_and_aligned(tmp_path):
     np.save(tmp_path / "x.npy", x)
     run = tmp_path / "run"
     zlens("train", "--data", tmp_path / "x.npy", "--out", run, "--epochs", 2, "--encoding-dim", 3,
-          "--capture", "consistent", "--memory-budget", "1KiB", "--quiet")
+          "--capture", "consistent", "--buffer-budget", "1KiB", "--quiet")
     assert json.loads((run / "run.json").read_text())["config"]["tap_storage"] == "stream"  # z past the budget
     zlens("encode", run, "--data", tmp_path / "x.npy", "--out", tmp_path / "z.npy", "--quiet")
     g = zarr.open_group(run / "latents.zarr", mode="r")

@@ -9,10 +9,10 @@ from zlens.data.feed import ORDER_BYTES_PER_SAMPLE, prepare_training_data
 def test_the_resident_budget_counts_the_visiting_order():
     x = np.random.default_rng(0).random((500, 8), dtype=np.float32)
     need = x.nbytes + ORDER_BYTES_PER_SAMPLE * len(x)
-    held = prepare_training_data(x, batch_size=64, resident_bytes=need)
+    held = prepare_training_data(x, batch_size=64, sample_budget=need)
     assert held.resident is x and isinstance(held.order, EpochOrder)
     assert [b.numpy().tolist() for b in held.train][0] == list(range(64))  # positions, not samples
-    streamed = prepare_training_data(x, batch_size=64, resident_bytes=need - 1)
+    streamed = prepare_training_data(x, batch_size=64, sample_budget=need - 1)
     assert streamed.resident is None and streamed.order is None
 
 

@@ -51,7 +51,7 @@ base_anon, base_rss = status("RssAnon"), process.memory_info().rss / 2**20
 threading.Thread(target=sample, daemon=True).start()
 t0 = time.monotonic()
 run = zlens.fit("dense", x, epochs=1, batch_size=2048, capture="both", encoding_dim=d, seed=0,
-                run_dir=os.path.join(out, "run"), tap_storage=storage, memory_budget=2**20)
+                run_dir=os.path.join(out, "run"), tap_storage=storage, buffer_budget=2**20)
 seconds = time.monotonic() - t0
 stop.set()
 peak[0] = max(peak[0], status("RssAnon"))

@@ -25,7 +25,7 @@ def test_streamed_taps_over_a_memory_mapped_file_give_the_device_buffers_z(x_fil
     mapped = x_file
     reference = _fit(mapped, tmp_path, "device", tap_storage="device")
     for storage in ("host", "auto"):
-        run = _fit(mapped, tmp_path, storage, tap_storage=storage, memory_budget=64 * 1024)
+        run = _fit(mapped, tmp_path, storage, tap_storage=storage, buffer_budget=64 * 1024)
         assert run.summary()["config"]["tap_storage"] == {"host": "host", "auto": "stream"}[storage]
         for kind in ("in-flight", "consistent"):
             for epoch in (0, 1):
@@ -40,8 +40,8 @@ def test_auto_keeps_the_buffers_on_the_device_within_the_budget():
     shapes = {"z": (4,), "recon_error": ()}
     need = buffer_bytes(3001, shapes, ["in-flight", "consistent"])
     assert need == 3001 * (4 * 4 + 4 + 2 * 4) * 2
-    assert choose_storage("auto", 3001, shapes, ["in-flight", "consistent"], memory_budget=need) == "device"
-    assert choose_storage("auto", 3001, shapes, ["in-flight", "consistent"], memory_budget=need - 1) == "stream"
+    assert choose_storage("auto", 3001, shapes, ["in-flight", "consistent"], buffer_budget=need) == "device"
+    assert choose_storage("auto", 3001, shapes, ["in-flight", "consistent"], buffer_budget=need - 1) == "stream"
     with pytest.raises(zlens.ZlensError, match="tap_storage must be one of"):
         choose_storage("disk", 3001, shapes, ["in-flight"])
 

@@ -23,7 +23,7 @@ from zlens.kinds import CONSISTENT, IN_FLIGHT
 from zlens.options import TAP_STORAGES
 
 STORAGES = TAP_STORAGES
-DEFAULT_MEMORY_BUDGET = 4 * 2**30
+DEFAULT_BUFFER_BUDGET = 4 * 2**30
 
 
 class LatentRecorder:
@@ -147,15 +147,15 @@ def choose_storage(
     n_samples: int,
     row_shapes: Mapping[str, tuple[int, ...]],
     kinds: Sequence[str],
-    memory_budget: int | None = None,
+    buffer_budget: int | None = None,
 ) -> str:
     """Resolve `tap_storage` ("device", "host", "stream" or "auto") to where the buffers live.
 
-    "auto" keeps them on the device when they fit `memory_budget` bytes (default 4 GiB, see
+    "auto" keeps them on the device when they fit `buffer_budget` bytes (default 4 GiB, see
     `buffer_bytes`), and streams them to a scratch file otherwise.
 
     Example:
-        >>> choose_storage("auto", 10**6, {"z": (32,)}, ["in-flight"], memory_budget=2**20)
+        >>> choose_storage("auto", 10**6, {"z": (32,)}, ["in-flight"], buffer_budget=2**20)
         'stream'
     """
     from zlens.errors import ZlensError
@@ -164,9 +164,9 @@ def choose_storage(
         return tap_storage
     if tap_storage != "auto":
         raise ZlensError(f"tap_storage must be one of {', '.join(STORAGES)} or 'auto'; got {tap_storage!r}.")
-    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
+    budget = DEFAULT_BUFFER_BUDGET if buffer_budget is None else buffer_budget
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
-        raise ZlensError(f"memory_budget must be a number of bytes >= 0; got {memory_budget!r}.")
+        raise ZlensError(f"buffer_budget must be a number of bytes >= 0; got {buffer_budget!r}.")
     return "device" if buffer_bytes(n_samples, row_shapes, kinds) <= budget else "stream"
 
 

@@ -9,27 +9,29 @@ scattered by the batch's sample indices (`capture/recorder.py`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zlens.capture.callback import CaptureCallback
+from zlens.capture.fit_plan import FitPlan, plan_fit, sample_budget
 from zlens.capture.intercept import catch_outputs
 from zlens.capture.latent_encoder import LatentEncoder
-from zlens.capture.recorder import IN_FLIGHT, LatentRecorder, choose_storage
+from zlens.capture.recorder import IN_FLIGHT, LatentRecorder
 from zlens.capture.resident_loop import ResidentTrainLoop
 from zlens.capture.state import CaptureState
 from zlens.capture.taps import LATENT, TapPlan, check_taps
 from zlens.data.epoch_order import EpochOrder, ReorderEachEpoch
-from zlens.data.feed import RESIDENT_BYTES, TrainingData, prepare_training_data, sample_shape_of
+from zlens.data.feed import TrainingData, prepare_training_data, sample_shape_of
 from zlens.data.validate import check_labels
-from zlens.distribute import WorkerSum, distribute_data, placement
+from zlens.distribute import WorkerSum, distribute_data
 from zlens.distribute.replicated_model import ReplicatedTraining, quiet_distributed_input
 from zlens.errors import ModelError, ZlensError
 from zlens.models.pair import EncoderDecoder
-from zlens.options import CAPTURE_CHOICES, check_nonfinite_choice
 
 #: The wrapped model's methods that, when it overrides one, make its own `train_step` the step.
 USER_STEP_METHODS = ("train_step", "compute_loss")
@@ -274,11 +276,9 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         capture_every: int = 1,
         seed: int | None = None,
         n_samples: int | None = None,
-        resident_bytes: int = RESIDENT_BYTES,
         labels=None,
-        writer=None,
         tap_storage: str = "auto",
-        memory_budget: int | None = None,
+        buffer_budget: int | None = None,
         on_nonfinite: str = "stop",
         **kwargs,
     ):
@@ -294,21 +294,22 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
                 or None to train without capturing (`self.run` is then None).
             capture_every: keep every Kth epoch (the last epoch is always kept).
             seed: seeds the shuffle order of the indexed data.
-            n_samples: N, for a pre-indexed dataset (otherwise counted once).
-            resident_bytes: keep an in-memory array of up to this size on the device for the
-                whole fit, so each step gathers its batch there (the fast path; default 2 GiB;
-                0 = feed every batch through tf.data).
+            n_samples: N, for a dataset already indexed (otherwise counted with one pass).
             labels: one label per sample, kept with the latents in `self.run`.
-            writer: where captured epochs go (a `zlens.run_writer.RunWriter`); in memory by default.
             tap_storage: where the tap buffers live: "device" (variables on the device, the
                 fastest), "host" (host memory), "stream" (a scratch file, for a z matrix larger
-                than memory) or "auto" (default: "device" within `memory_budget`, else "stream").
+                than memory) or "auto" (default: "device" within `buffer_budget`, else "stream").
                 "host" and "stream" call back into Python once per batch and turn XLA off.
-            memory_budget: bytes the device buffers may take under "auto" (default 4 GiB).
+            buffer_budget: bytes the tap buffers may take on the device under "auto" (default
+                4 GiB). Formerly `memory_budget` (still accepted, with a warning).
             on_nonfinite: "stop" (default): when an epoch's loss or captured values hold NaN or
                 infinity, training stops at that epoch's end without keeping it, and
                 `zlens.NonFiniteError` is raised (the earlier epochs are in `self.run`); "record":
                 keep such epochs, flagged (`run.nonfinite`).
+
+        The step runs as compiled (`jit_compile`, `steps_per_execution`), except where capture
+        cannot: tap buffers off the device turn XLA off, and so does a `tf.distribute` strategy,
+        which also runs one step per call (see `zlens.capture.fit_plan`).
 
         Under a `tf.distribute` strategy, build and compile this model inside `strategy.scope()`
         (its variables must be the strategy's); `batch_size` is then the global batch, split over
@@ -322,80 +323,86 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         if steps_per_epoch is not None:
             raise ZlensError("steps_per_epoch is not supported: every sample must pass once per epoch "
                              "for a complete z.")
-        if capture is not None and capture not in CAPTURE_CHOICES:
-            raise ZlensError(f"capture must be one of {', '.join(CAPTURE_CHOICES)} or None; got {capture!r}.")
-        if not isinstance(capture_every, int) or capture_every < 1:
-            raise ZlensError(f"capture_every must be an integer >= 1; got {capture_every!r}.")
-        check_nonfinite_choice(on_nonfinite)
+        buffer_budget, budget, writer = _deprecated_fit_arguments(kwargs, buffer_budget)
         strategy = self._replica_strategy()
-        if isinstance(x, TrainingData):  # already prepared by zlens.fit
-            data = x
-        else:
-            plan = self.plan_for(sample_shape_of(x))
-            data = prepare_training_data(
-                x, y, batch_size=batch_size or 32, shuffle=shuffle, seed=seed,
-                input_shape=plan.sample_shape, n_samples=n_samples,
-                resident_bytes=resident_bytes if strategy is None else 0,
-            )
-        self._capture.target_spec = data.target_spec
-        if strategy is not None:
-            data = distribute_data(data, strategy, data.batch_size)
-            self._settle_for_replicas(placement(strategy).multi_worker)
-        self._hold_resident(data.resident, data.order, data.batch_size)
-        # First of all callbacks: each epoch's order is set before anything else sees the epoch.
-        ordering = [] if data.order is None else [ReorderEachEpoch(data.order, self._capture.order)]
-        if capture is None:
-            self._detach_recorder()
-            self.run = None
-            with quiet_distributed_input(data.distributed):
-                return super().fit(data.train, epochs=epochs, verbose=verbose,
-                                   callbacks=[*ordering, *(callbacks or [])],
-                                   validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False,
-                                   **kwargs)
-        kinds = CAPTURE_CHOICES[capture]
-        self._attach_recorder(data, kinds, tap_storage, memory_budget)
-        own_writer = writer is None  # else its owner (zlens.fit) finishes it
+        if isinstance(x, TrainingData):
+            _warn_deprecated("a TrainingData as x is zlens' own plumbing and will go; pass the samples")
+        data = x if isinstance(x, TrainingData) else prepare_training_data(
+            x, y, batch_size=batch_size or 32, shuffle=shuffle, seed=seed,
+            input_shape=self.plan_for(sample_shape_of(x)).sample_shape, n_samples=n_samples,
+            sample_budget=sample_budget(strategy) if budget is None or strategy is not None else budget,
+        )
+        fit_plan = plan_fit(self, data, capture=capture, jit_compile=self.jit_compile,
+                            steps_per_execution=self.steps_per_execution, strategy=strategy,
+                            tap_storage=tap_storage, buffer_budget=buffer_budget, capture_every=capture_every,
+                            on_nonfinite=on_nonfinite)
+        own_writer = writer is None and fit_plan.captures
         if own_writer:
             from zlens.run_writer import RunWriter
 
-            chief = strategy is None or placement(strategy).chief
-            writer = RunWriter.in_memory(self, data, kinds, check_labels(labels, data.n_samples), chief=chief)
-        assert self._recorder is not None  # attached just above
-        recorder_cb = CaptureCallback(
-            self._recorder, writer, data.consistent, capture_every=capture_every, last_epoch=epochs - 1,
-            on_nonfinite=on_nonfinite,
-        )
+            writer = RunWriter.in_memory(data.n_samples, self.plan.row_shapes, fit_plan.kinds,
+                                         check_labels(labels, data.n_samples), chief=fit_plan.placement.chief)
         try:
-            with quiet_distributed_input(data.distributed):
-                history = super().fit(
-                    data.train, epochs=epochs, verbose=verbose, callbacks=[*ordering, recorder_cb, *(callbacks or [])],
-                    validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False, **kwargs,
-                )
-            self.run = writer.run()
+            return self._fit_planned(data, fit_plan, writer, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                                     validation_data=validation_data, initial_epoch=initial_epoch, **kwargs)
         finally:
             if own_writer:
                 writer.close()
-        if recorder_cb.diverged is not None:
-            raise recorder_cb.diverged
+
+    def _fit_planned(self, data: TrainingData, fit_plan: FitPlan, writer, *, epochs: int, initial_epoch: int = 0,
+                     callbacks=None, verbose="auto", validation_data=None, **kwargs):
+        """Train on prepared `data` as `fit_plan` says, handing each captured epoch to `writer`
+        (a `zlens.run_writer.RunWriter`; None when nothing is captured): what `fit`, `zlens.fit`
+        and `zlens.resume` run once they have decided. `self.run` reads the writer's epochs
+        afterwards, also when an epoch with non-finite values stopped training."""
+        self._capture.target_spec = data.target_spec
+        strategy = self._replica_strategy()
+        if strategy is not None:
+            data = distribute_data(data, strategy, data.batch_size)
+        self._apply_plan(fit_plan, data)
+        self._hold_resident(data.resident, data.order, data.batch_size)
+        # First of all callbacks: each epoch's order is set before anything else sees the epoch.
+        ordering = [] if data.order is None else [ReorderEachEpoch(data.order, self._capture.order)]
+        capturing = []
+        if fit_plan.captures:
+            assert self._recorder is not None and writer is not None  # attached by _apply_plan; given by the caller
+            capturing = [CaptureCallback(self._recorder, writer, data.consistent, capture_every=fit_plan.capture_every,
+                                         last_epoch=epochs - 1, on_nonfinite=fit_plan.on_nonfinite)]
+        with quiet_distributed_input(data.distributed):
+            history = super().fit(data.train, epochs=epochs, verbose=verbose,
+                                  callbacks=[*ordering, *capturing, *(callbacks or [])],
+                                  validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False,
+                                  **kwargs)
+        self.run = writer.as_run() if capturing else None
+        if capturing and capturing[0].diverged is not None:
+            raise capturing[0].diverged
         return history
 
-    def _attach_recorder(self, data: TrainingData, kinds, tap_storage: str = "auto",
-                         memory_budget: int | None = None) -> None:
+    def _apply_plan(self, fit_plan: FitPlan, data: TrainingData) -> None:
+        """Set the compiled step up as `fit_plan` says: XLA and steps per call, scalar logs as
+        vectors across workers, and the recorder's buffers (none when nothing is captured). Any
+        change makes Keras trace the step again."""
+        if self.jit_compile != fit_plan.jit_compile or self.steps_per_execution != fit_plan.steps_per_execution:
+            self.jit_compile = fit_plan.jit_compile
+            self.steps_per_execution = fit_plan.steps_per_execution
+            self.train_function = None
+        self._log_as_vectors(fit_plan.placement.multi_worker)
+        if not fit_plan.captures:
+            if self._capture.recorder is not None:
+                self._capture.recorder = None
+                self.train_function = None  # retrace: the step no longer scatters
+            return
         plan = self.plan
         if data.target_spec is not None:
             plan.check_target(data.target_spec.shape)
-        storage = choose_storage(tap_storage, data.n_samples, plan.row_shapes, kinds, memory_budget)
         rec = self._capture.recorder
-        if rec is None or rec.n_samples != data.n_samples or rec.kinds != kinds or rec.storage != storage:
+        if (rec is None or rec.n_samples != data.n_samples or rec.kinds != fit_plan.kinds
+                or rec.storage != fit_plan.storage):
             strategy = self._replica_strategy()
-            total = WorkerSum(strategy) if strategy is not None and placement(strategy).multi_worker else None
-            rec = LatentRecorder(plan.infer, plan.row_shapes, data.n_samples, kinds, strategy, storage=storage,
-                                 total=total)
-            self._capture.recorder = rec
+            total = WorkerSum(strategy) if fit_plan.placement.multi_worker else None
+            self._capture.recorder = LatentRecorder(plan.infer, plan.row_shapes, data.n_samples, fit_plan.kinds,
+                                                    strategy, storage=fit_plan.storage, total=total)
             self.train_function = None  # retrace: the step now writes into the new buffers
-        if self.jit_compile and storage != "device":
-            self.jit_compile = False  # the step calls back into Python: XLA cannot compile it
-            self.train_function = None
 
     def _hold_resident(self, x: np.ndarray | None, order: EpochOrder | None = None, batch_size: int = 0) -> None:
         """Keep `x` in a device variable for the step to gather from, visited in `order` in
@@ -417,11 +424,6 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             state.resident_batch = batch_size
             self.train_function = None  # the compiled loop's batches are this size
 
-    def _detach_recorder(self) -> None:
-        if self._capture.recorder is not None:
-            self._capture.recorder = None
-            self.train_function = None  # retrace: the step no longer scatters
-
 
 #: What the compiled loop runs and returns; a subclass that overrides one keeps Keras' loop.
 _OWN_STEP = ("train_step", "compute_metrics", "get_metrics_result")
@@ -439,3 +441,24 @@ def _compile_arguments(model: keras.Model) -> dict:
 def _is_index(t) -> bool:
     """Whether `t` is a batch of sample indices (an integer vector)."""
     return hasattr(t, "dtype") and t.dtype.is_integer and len(t.shape) == 1
+
+
+def _deprecated_fit_arguments(kwargs: dict, buffer_budget: int | None) -> tuple[int | None, int | None, Any]:
+    """Take the arguments `fit` no longer documents out of `kwargs`, warning for each:
+    `memory_budget` (now `buffer_budget`), `resident_bytes` and `writer` (zlens' own plumbing).
+    Returns `(buffer_budget, resident_bytes or None, writer or None)`."""
+    if "memory_budget" in kwargs:
+        _warn_deprecated("memory_budget= is now buffer_budget= (the bytes the tap buffers may take on the device)")
+        old = kwargs.pop("memory_budget")
+        buffer_budget = old if buffer_budget is None else buffer_budget
+    resident = kwargs.pop("resident_bytes", None)
+    if resident is not None:
+        _warn_deprecated("resident_bytes= is zlens' own setting (samples held on the device, 2 GiB) and will go")
+    writer = kwargs.pop("writer", None)
+    if writer is not None:
+        _warn_deprecated("writer= is zlens' own plumbing and will go; use zlens.fit(..., run_dir=) to write a run")
+    return buffer_budget, resident, writer
+
+
+def _warn_deprecated(what: str) -> None:
+    warnings.warn(f"TappedAutoencoder.fit: {what}.", DeprecationWarning, stacklevel=3)

@@ -29,7 +29,7 @@ from zlens.errors import DataError
 CONSISTENT_BATCH = 1024
 #: Samples a `tf.data` input is shuffled through (a bounded buffer: the input may exceed memory).
 DATASET_SHUFFLE_BUFFER = 65536
-RESIDENT_BYTES = 2 * 1024**3
+SAMPLE_BUDGET = 2 * 1024**3
 #: Device bytes per sample that the resident path's visiting order takes beside the samples: the
 #: int64 permutation (8) and, while it is drawn each epoch, its int64 temporaries over a range
 #: of up to 4 x N (about 64).
@@ -73,7 +73,7 @@ def prepare_training_data(
     seed: int | None = None,
     input_shape: Sequence[int | None] | None = None,
     n_samples: int | None = None,
-    resident_bytes: int = 0,
+    sample_budget: int = 0,
 ) -> TrainingData:
     """Validate `x` (and `y`) once and build the indexed training and consistent datasets.
 
@@ -81,7 +81,7 @@ def prepare_training_data(
     or batches already indexed as `(x, idx)` / `(x, y, idx)`, or a `DataSource` (`load_data`;
     a lazy one, such as a large integer `.npy`, is converted batch by batch), or a Zarr array
     (read a group of chunks at a time, shuffled chunk-wise: `ChunkedRows`). An in-memory
-    array (and no separate `y`) that fits `resident_bytes` with its visiting order
+    array (and no separate `y`) that fits `sample_budget` with its visiting order
     (`ORDER_BYTES_PER_SAMPLE`) is kept on the device: `train` then yields batches of positions
     only (see `TrainingData`). A memory-mapped array is read batch by batch from its file,
     never whole.
@@ -111,7 +111,7 @@ def prepare_training_data(
     shard = _gathered_shards(len(x), gather_x, gather_y, shuffle, seed)
     train, consistent = shard(batch_size)
     resident = x.nbytes + ORDER_BYTES_PER_SAMPLE * len(x)
-    if y is None and not isinstance(x, np.memmap) and not is_memory_mapped(x) and resident <= resident_bytes:
+    if y is None and not isinstance(x, np.memmap) and not is_memory_mapped(x) and resident <= sample_budget:
         order = EpochOrder(len(x), shuffle=shuffle, seed=seed)
         return TrainingData(order.positions(batch_size), consistent, len(x), x, resident=x, order=order,
                             shard=shard, batch_size=batch_size)

@@ -1,5 +1,5 @@
 """What a Keras model needs to train under `tf.distribute` the way zlens does: a checked strategy,
-and three workarounds for Keras' multi-replica step, each named with its reason."""
+and two workarounds for Keras' multi-replica step, each named with its reason."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ class ReplicatedTraining:
     state) that trains over replicas.
 
     It finds the strategy the model was built under (refusing weights made outside its scope),
-    turns off what Keras cannot do over several replicas (`_settle_for_replicas`), keeps scalar
-    logs right across workers (`_replica_logs`, for the step's return value), and builds the
-    metrics from a sample instead of an average of uneven replica batches.
+    keeps scalar logs right across workers (`_replica_logs`, for the step's return value), and
+    builds the metrics from a sample instead of an average of uneven replica batches. What Keras
+    cannot do over several replicas (XLA, several steps per call) is planned out by
+    `zlens.capture.fit_plan`.
     """
 
     _logs_as_vectors = False
@@ -36,13 +37,9 @@ class ReplicatedTraining:
         check_built_under(self, strategy)
         return strategy
 
-    def _settle_for_replicas(self, multi_worker: bool) -> None:
-        """Keras' multi-device step cannot be XLA-compiled as one function (variables on several
-        devices), nor run several steps per call (keras-team/keras#19246): turn both off."""
-        if self.jit_compile or self.steps_per_execution != 1:
-            self.jit_compile = False
-            self.steps_per_execution = 1
-            self.train_function = None
+    def _log_as_vectors(self, multi_worker: bool) -> None:
+        """Return the step's scalar logs as 1-element vectors when training across workers (see
+        `_replica_logs`); a change makes Keras trace the steps again."""
         if multi_worker != self._logs_as_vectors:
             self._logs_as_vectors = multi_worker
             self.train_function = self.test_function = None
