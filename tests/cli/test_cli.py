@@ -170,6 +170,14 @@ def test_train_on_a_memory_mapped_npy_keeps_it_mapped_and_aligned(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), g["consistent/z"][1], rtol=1e-5, atol=1e-6)
 
 
+def test_the_former_memory_budget_option_still_works_and_says_its_new_name(tmp_path):
+    np.save(tmp_path / "x.npy", np.random.default_rng(3).random((40, 6), dtype=np.float32))
+    proc = zlens("train", "--data", tmp_path / "x.npy", "--out", tmp_path / "run", "--epochs", 1,
+                 "--encoding-dim", 2, "--memory-budget", "1KiB", "--quiet")
+    assert "--memory-budget is now --buffer-budget" in proc.stderr
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["config"]["tap_storage"] == "stream"
+
+
 @pytest.mark.slow
 def test_train_and_encode_a_zarr_store_with_labels(tmp_path):
     x = np.random.default_rng(5).random((130, 10), dtype=np.float32)
