@@ -275,10 +275,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _kept(args) -> str:
     """What `zlens train` tells the user after a stop: the run's committed epochs are kept."""
-    run = getattr(args, "resume", None) or getattr(args, "out", None)
-    if args.command != "train" or not run:
+    run_path = getattr(args, "resume", None) or getattr(args, "out", None)
+    if args.command != "train" or not run_path:
         return ""
-    return f"; the committed epochs of {run} are kept: continue with zlens train --resume {run}"
+    return f"; the committed epochs of {run_path} are kept: continue with zlens train --resume {run_path}"
 
 
 def _version() -> str:

@@ -186,8 +186,8 @@ def encode(args) -> int:
     from zlens.store import RunDirectory
 
     format_of(args.out)
-    run = RunDirectory.open(args.run)  # a clear error before any heavy import
-    record = run.run_json.get("data", {}).get("preprocess")
+    directory = RunDirectory.open(args.run)  # a clear error before any heavy import
+    record = directory.run_json.get("data", {}).get("preprocess")
     source = load_data(args.data, label_column=args.label_column, key=args.key, flatten=args.flatten,
                        scale="none" if args.no_scale or record is not None else "auto")
     source, done = conform(source, record, as_given=args.no_scale)

@@ -74,10 +74,10 @@ class RunWriter:
         """
         if all(isinstance(v, np.ndarray) for taps in latents.values() for v in taps.values()):
             self.flush()  # one epoch's matrices in flight at most: host memory stays bounded
-            self._queue(functools.partial(self.store.commit_epoch, owned=True), epoch, latents)  # handed over
+            self._queue(functools.partial(self.store.write_epoch, owned=True), epoch, latents)  # handed over
         else:
             self.flush()
-            self.store.commit_epoch(epoch, latents)
+            self.store.write_epoch(epoch, latents)
 
     def commit_epoch(self, epoch: int, metrics: dict[str, Any], model) -> None:
         """Record the epoch's metrics (and, in a run directory, a checkpoint to resume from)."""
@@ -136,7 +136,7 @@ class RunWriter:
 
     def _record(self, epoch: int, row: dict[str, Any], checkpoint: Path) -> None:
         assert self.directory is not None  # only a writer of a run directory records epochs there
-        self.directory.commit_epoch(epoch, row, checkpoint)
+        self.directory.record_epoch(epoch, row, checkpoint)
         self.history.append(row)
 
     def _queue(self, fn, *args) -> Future:

@@ -1,4 +1,4 @@
-"""One suite for every `CaptureBuffer`: the device `TapBuffer`, and `HostTapBuffer` in host memory
+"""One suite for every `CaptureBuffer`: the device `TapBuffer`, and `NumpyTapBuffer` in host memory
 and streamed to a scratch file. Whatever holds the rows, a step writes them by sample index and
 the host gets them back aligned, complete, and summed over workers the same way.
 """
@@ -9,12 +9,12 @@ import tensorflow as tf
 
 from zlens.capture.buffer import TapBuffer
 from zlens.capture.buffer_protocol import CaptureBuffer
-from zlens.capture.host_buffer import HostTapBuffer
+from zlens.capture.numpy_buffer import NumpyTapBuffer
 
 IMPLEMENTATIONS = {
     "device": lambda tmp: TapBuffer(5, (2,), name="z"),
-    "host memory": lambda tmp: HostTapBuffer(5, (2,), name="z"),
-    "scratch file": lambda tmp: HostTapBuffer(5, (2,), name="z", scratch_dir=tmp),
+    "host memory": lambda tmp: NumpyTapBuffer(5, (2,), name="z"),
+    "scratch file": lambda tmp: NumpyTapBuffer(5, (2,), name="z", scratch_dir=tmp),
 }
 
 
@@ -26,7 +26,7 @@ def buffer(request, tmp_path) -> CaptureBuffer:
 def test_it_is_a_capture_buffer_of_the_shape_asked(buffer):
     assert isinstance(buffer, CaptureBuffer)
     assert (buffer.n_samples, buffer.row_shape, buffer.name) == (5, (2,), "z")
-    assert buffer.streamed == (isinstance(buffer, HostTapBuffer) and buffer.streamed)
+    assert buffer.streamed == (isinstance(buffer, NumpyTapBuffer) and buffer.streamed)
 
 
 def test_rows_written_inside_a_tf_function_land_at_their_index(buffer):
@@ -79,5 +79,5 @@ def test_zero_and_merge_sum_the_workers_rows(buffer):
 
 
 def test_a_scratch_file_leaves_nothing_behind(tmp_path):
-    buffer = HostTapBuffer(1000, (8,), scratch_dir=tmp_path)
+    buffer = NumpyTapBuffer(1000, (8,), scratch_dir=tmp_path)
     assert buffer.streamed and not list(tmp_path.iterdir()), "the scratch file is unlinked at creation"

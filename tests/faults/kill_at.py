@@ -41,7 +41,7 @@ def arm(point: str, epoch: int, delay: float) -> None:
     if point == "after-store":
         from zlens.store.latent_store import LatentStore
 
-        after(LatentStore, "commit_epoch", lambda store, e, *rest: e >= epoch)
+        after(LatentStore, "write_epoch", lambda store, e, *rest: e >= epoch)
     elif point == "after-checkpoint":
         import zlens.run_writer as run_writer
 
@@ -62,7 +62,7 @@ def arm(point: str, epoch: int, delay: float) -> None:
     elif point == "after-commit":
         from zlens.store.run_directory import RunDirectory
 
-        after(RunDirectory, "commit_epoch", lambda directory, e, *rest: e >= epoch)
+        after(RunDirectory, "record_epoch", lambda directory, e, *rest: e >= epoch)
     elif point == "timer":
         from zlens.capture.callback import CaptureCallback
 

@@ -23,8 +23,8 @@ def make_big_run(path):
     for epoch in range(EPOCHS):
         z = centers[labels] * (epoch / EPOCHS) + rng.normal(size=(N, D)).astype("float32")
         error = rng.random(N, dtype=np.float32) / (epoch + 1)
-        store.commit_epoch(epoch, {"in-flight": {"z": z, "recon_error": error}})
-        directory.commit_epoch(epoch, {"loss": 1 / (epoch + 1), "val_loss": 1.1 / (epoch + 1)}, checkpoint=None)
+        store.write_epoch(epoch, {"in-flight": {"z": z, "recon_error": error}})
+        directory.record_epoch(epoch, {"loss": 1 / (epoch + 1), "val_loss": 1.1 / (epoch + 1)}, checkpoint=None)
     directory.set_status("finished")
     return path
 

@@ -34,7 +34,7 @@ def written_store(path, epochs=3):
     store = LatentStore.create(path, n_samples=N, taps={"z": (4,), "recon_error": ()}, kinds=["in-flight"],
                                labels=np.arange(N) % 5)
     for epoch in range(epochs):
-        store.commit_epoch(epoch, values_for(epoch))
+        store.write_epoch(epoch, values_for(epoch))
     return store
 
 
@@ -92,7 +92,7 @@ def test_nonfinite_rows_are_counted_and_flagged_at_commit(tmp_path):
     values = values_for(1)
     values["in-flight"]["z"][[3, 7]] = np.nan
     values["in-flight"]["recon_error"][5] = np.inf
-    store.commit_epoch(1, values)
+    store.write_epoch(1, values)
     again = LatentStore.open(tmp_path / "l.zarr")
     assert again.nonfinite == {1: {"in-flight/z": 2, "in-flight/recon_error": 1}}
     assert again.verify() == []  # flagged: recorded on purpose
@@ -115,7 +115,7 @@ def test_a_reader_sees_only_the_epochs_run_json_committed(tmp_path):
     store = written_store(directory.latents_path, epochs=3)
     for epoch in (0, 1):
         directory.checkpoint_path_for(epoch).write_bytes(b"")
-        directory.commit_epoch(epoch, {"loss": 1.0 / (epoch + 1)}, checkpoint=None)
+        directory.record_epoch(epoch, {"loss": 1.0 / (epoch + 1)}, checkpoint=None)
     assert store.epochs == [0, 1, 2]
     assert open_run(tmp_path / "run").epochs == [0, 1]
 
@@ -128,7 +128,7 @@ def test_metrics_csv_is_written_before_run_json(tmp_path, monkeypatch):
 
     real = module.atomic_write_text
     monkeypatch.setattr(module, "atomic_write_text", lambda path, text: (order.append(path.name), real(path, text)))
-    directory.commit_epoch(0, {"loss": 1.0}, checkpoint=None)
+    directory.record_epoch(0, {"loss": 1.0}, checkpoint=None)
     assert order == [METRICS_CSV, RUN_JSON]
 
 
@@ -207,7 +207,7 @@ def test_verify_finds_a_damaged_checkpoint_and_metrics_csv(tmp_path):
 
     with zipfile.ZipFile(directory.checkpoint_path_for(0), "w") as archive:
         archive.writestr("model.weights.h5", b"weights" * 100)
-    directory.commit_epoch(0, {"loss": 0.5}, checkpoint=directory.checkpoint_path_for(0))
+    directory.record_epoch(0, {"loss": 0.5}, checkpoint=directory.checkpoint_path_for(0))
     assert verify_run(directory.path).sound
     data = bytearray(directory.checkpoint_path.read_bytes())
     data[30 + len("model.weights.h5") + 300] ^= 1  # inside the stored member's bytes

@@ -45,7 +45,7 @@ def make(location, **kw) -> LatentStore:
 def test_round_trip_several_epochs_kinds_and_taps(tmp_path):
     store = make(tmp_path / "latents.zarr")
     for epoch in (0, 2, 4):
-        store.commit_epoch(epoch, values_for(epoch))
+        store.write_epoch(epoch, values_for(epoch))
 
     again = LatentStore.open(tmp_path / "latents.zarr")
     assert again.epochs == [0, 2, 4]
@@ -68,7 +68,7 @@ def test_round_trip_several_epochs_kinds_and_taps(tmp_path):
 
 def test_in_memory_store_and_dtype_cast():
     store = make(None, kinds=["consistent"])
-    store.commit_epoch(0, {"consistent": {"z": np.ones((N, 3), np.float64), "recon_error": np.arange(N)}})
+    store.write_epoch(0, {"consistent": {"z": np.ones((N, 3), np.float64), "recon_error": np.arange(N)}})
     assert store.read("recon_error", kind="consistent").tolist() == [0, 1, 2, 3, 4]
     assert store.read("z", kind="consistent").dtype == np.float32
 
@@ -77,7 +77,7 @@ def test_an_in_memory_store_keeps_what_was_committed_when_the_caller_changes_its
     store = make(None, kinds=["in-flight"])
     values = values_for(0, kinds=["in-flight"])
     kept = {tap: v.copy() for tap, v in values["in-flight"].items()}
-    store.commit_epoch(0, values)
+    store.write_epoch(0, values)
     for v in values["in-flight"].values():
         v[...] = -1  # the caller reuses its arrays: the store made its own copy
     for tap, v in kept.items():
@@ -96,8 +96,8 @@ def test_labels_round_trip(tmp_path, labels):
 def test_readable_with_zarr_alone(tmp_path):
     path = str(tmp_path / "latents.zarr")
     store = make(path, labels=np.array(["a", "b", "c", "d", "e"]))
-    store.commit_epoch(1, values_for(1))
-    store.commit_epoch(3, values_for(3))
+    store.write_epoch(1, values_for(1))
+    store.write_epoch(3, values_for(3))
     store._write_slot(2, 5, values_for(5))  # a partial slot that a reader must not see
 
     g = zarr.open_group(path, mode="r")
@@ -112,7 +112,7 @@ def test_readable_with_zarr_alone(tmp_path):
 
 def test_uncommitted_partial_slot_is_invisible_and_overwritten(tmp_path):
     store = make(tmp_path / "l.zarr")
-    store.commit_epoch(0, values_for(0))
+    store.write_epoch(0, values_for(0))
     half = values_for(99)
     half["consistent"] = {}  # only part of the slot was written before the "crash"
     store._write_slot(1, 99, half)
@@ -122,7 +122,7 @@ def test_uncommitted_partial_slot_is_invisible_and_overwritten(tmp_path):
     assert reader.array("z").shape[0] == 2  # the partial slot is there, beyond `committed`
 
     resumed = LatentStore.open(tmp_path / "l.zarr", mode="r+")
-    resumed.commit_epoch(1, values_for(1))
+    resumed.write_epoch(1, values_for(1))
     again = LatentStore.open(tmp_path / "l.zarr")
     assert again.epochs == [0, 1]
     for kind in KINDS:
@@ -132,13 +132,13 @@ def test_uncommitted_partial_slot_is_invisible_and_overwritten(tmp_path):
 def test_truncate_after(tmp_path):
     store = make(tmp_path / "l.zarr")
     for epoch in (0, 2, 4, 6):
-        store.commit_epoch(epoch, values_for(epoch))
+        store.write_epoch(epoch, values_for(epoch))
     store = LatentStore.open(tmp_path / "l.zarr", mode="r+")
     store.truncate_after(3)
     assert store.epochs == [0, 2]
     assert store.array("z", "consistent").shape == (2, N, 3)
     assert zarr.open_group(str(tmp_path / "l.zarr"), mode="r").attrs["committed"] == 2
-    store.commit_epoch(3, values_for(3))
+    store.write_epoch(3, values_for(3))
     again = LatentStore.open(tmp_path / "l.zarr")
     assert again.epochs == [0, 2, 3]
     np.testing.assert_array_equal(again.read("recon_error", 3), values_for(3)["in-flight"]["recon_error"])
@@ -151,9 +151,9 @@ def test_the_writing_store_commits_after_its_own_truncate(tmp_path):
     handles, so the next commit must not write through stale ones."""
     store = make(tmp_path / "l.zarr")
     for epoch in (0, 1, 2):
-        store.commit_epoch(epoch, values_for(epoch))
+        store.write_epoch(epoch, values_for(epoch))
     store.truncate_after(0)
-    store.commit_epoch(5, values_for(5))
+    store.write_epoch(5, values_for(5))
     again = LatentStore.open(tmp_path / "l.zarr")
     assert again.epochs == [0, 5] and again.array("z").shape == (2, N, 3)
     np.testing.assert_array_equal(again.read("z", 5, "consistent"), values_for(5)["consistent"]["z"])
@@ -188,7 +188,7 @@ def test_open_reads_no_array_data(tmp_path, monkeypatch):
 def test_commit_marks_visibility_in_one_root_write_after_the_data(tmp_path, monkeypatch):
     """`committed` and `epochs` change together, in one zarr.json write, after every chunk."""
     store = make(tmp_path / "l.zarr")
-    store.commit_epoch(0, values_for(0))
+    store.write_epoch(0, values_for(0))
     keys: list[str] = []
     real_set = LocalStore.set
 
@@ -197,7 +197,7 @@ def test_commit_marks_visibility_in_one_root_write_after_the_data(tmp_path, monk
         return await real_set(self, key, value, *args, **kwargs)
 
     monkeypatch.setattr(LocalStore, "set", spy)
-    store.commit_epoch(1, values_for(1))
+    store.write_epoch(1, values_for(1))
     assert keys.count("zarr.json") == 1 and keys[-1] == "zarr.json"
     assert {"in-flight/z/c/1/0/0", "consistent/recon_error/c/1/0", "epochs/c/0"} <= set(keys)
 
@@ -215,7 +215,7 @@ def test_read_errors_name_what_exists(tmp_path):
     with pytest.raises(RunError, match="No epoch has been committed"):
         store.read("z")
     for epoch in (0, 2, 4):
-        store.commit_epoch(epoch, values_for(epoch, kinds=["in-flight"]))
+        store.write_epoch(epoch, values_for(epoch, kinds=["in-flight"]))
     with pytest.raises(RunError, match="(?i)epoch 7 was not captured; captured epochs: 0, 2, 4"):
         store.read("z", 7)
     with pytest.raises(RunError, match="out of range"):
@@ -230,7 +230,7 @@ def test_read_errors_name_what_exists(tmp_path):
     with pytest.raises(RunError, match="not a zlens latent store"):
         LatentStore.open(tmp_path / "other.zarr")
     with pytest.raises(RunError, match="read-only"):
-        LatentStore.open(tmp_path / "l.zarr").commit_epoch(5, values_for(5, kinds=["in-flight"]))
+        LatentStore.open(tmp_path / "l.zarr").write_epoch(5, values_for(5, kinds=["in-flight"]))
     with pytest.raises(RunError, match="already exists"):
         make(tmp_path / "l.zarr")
 
@@ -240,27 +240,27 @@ def test_commit_errors_name_the_tap(tmp_path):
     bad = values_for(0)
     bad["consistent"]["z"] = np.zeros((N, 4))
     with pytest.raises(RunError, match=r"Tap 'z' \(consistent\) must have shape \(5, 3\).*got \(5, 4\)"):
-        store.commit_epoch(0, bad)
+        store.write_epoch(0, bad)
     bad = values_for(0)
     del bad["in-flight"]["recon_error"]
     with pytest.raises(RunError, match="Tap 'recon_error' of kind 'in-flight' is missing"):
-        store.commit_epoch(0, bad)
+        store.write_epoch(0, bad)
     bad = values_for(0)
     bad["in-flight"]["mu"] = np.zeros((N, 3))
     with pytest.raises(RunError, match=r"Tap\(s\) \['mu'\]"):
-        store.commit_epoch(0, bad)
+        store.write_epoch(0, bad)
     with pytest.raises(RunError, match="Values for kind 'consistent' are missing"):
-        store.commit_epoch(0, {"in-flight": values_for(0)["in-flight"]})
+        store.write_epoch(0, {"in-flight": values_for(0)["in-flight"]})
     bad = values_for(0)
     bad["in-flight"]["z"] = np.full((N, 3), "a")
     with pytest.raises(RunError, match="Tap 'z' .* real numbers"):
-        store.commit_epoch(0, bad)
+        store.write_epoch(0, bad)
     assert store.epochs == []  # nothing was written by a rejected commit
-    store.commit_epoch(3, values_for(3))
+    store.write_epoch(3, values_for(3))
     with pytest.raises(RunError, match="Epoch 3 must come after the last committed epoch 3"):
-        store.commit_epoch(3, values_for(3))
+        store.write_epoch(3, values_for(3))
     with pytest.raises(RunError, match="int >= 0"):
-        store.commit_epoch(-1, values_for(4))
+        store.write_epoch(-1, values_for(4))
     with pytest.raises(RunError, match="kinds"):
         LatentStore.create(None, n_samples=2, taps={"z": (2,)}, kinds=["inflight"])
     with pytest.raises(DataError, match="`labels` has 3 values but the data has 2 samples"):
@@ -292,7 +292,7 @@ CHILD = textwrap.dedent("""
     epoch = store.epochs[-1] + 1 if store.epochs else 0
     print("ready", flush=True)
     while epoch <= LAST:
-        store.commit_epoch(epoch, values(epoch))
+        store.write_epoch(epoch, values(epoch))
         epoch += 1
 """).format(n=KILL_N, d=KILL_D, last=KILL_EPOCHS)
 

@@ -41,7 +41,7 @@ def test_create_writes_a_running_run(tmp_path):
     assert run.checkpoint_path_for(12) == tmp_path / "run" / "checkpoints" / "epoch-00012.keras"
 
 
-def test_commit_epoch_history_csv_and_checkpoints(tmp_path):
+def test_record_epoch_history_csv_and_checkpoints(tmp_path):
     run = new_run(tmp_path / "run")
     for epoch in range(3):
         ckpt = run.checkpoint_path_for(epoch)
@@ -49,7 +49,7 @@ def test_commit_epoch_history_csv_and_checkpoints(tmp_path):
         metrics = {"loss": np.float32(0.5) / (epoch + 1), "drift": float("nan") if epoch == 1 else epoch}
         if epoch == 2:
             metrics["val_loss"] = np.float64(0.25)
-        run.commit_epoch(epoch, metrics, checkpoint=ckpt)
+        run.record_epoch(epoch, metrics, checkpoint=ckpt)
 
     again = RunDirectory.open(tmp_path / "run")
     assert again.epochs_done == 3 and again.status == "running"
@@ -71,8 +71,8 @@ def test_commit_epoch_history_csv_and_checkpoints(tmp_path):
 def test_checkpoint_none_keeps_the_previous_one(tmp_path):
     run = new_run(tmp_path / "run")
     run.checkpoint_path_for(0).write_bytes(b"m")
-    run.commit_epoch(0, {"loss": 1.0}, checkpoint=run.checkpoint_path_for(0))
-    run.commit_epoch(1, {"loss": 0.5}, checkpoint=None)
+    run.record_epoch(0, {"loss": 1.0}, checkpoint=run.checkpoint_path_for(0))
+    run.record_epoch(1, {"loss": 0.5}, checkpoint=None)
     assert run.checkpoint_path == run.checkpoint_path_for(0) and run.checkpoint_epoch == 0
     assert run.checkpoint_path.is_file() and run.epochs_done == 2
 
@@ -83,7 +83,7 @@ def test_status_and_truncate_history(tmp_path):
         ckpt = run.checkpoint_path_for(epoch) if epoch in (1, 3) else None
         if ckpt:
             ckpt.write_bytes(b"m")
-        run.commit_epoch(epoch, {"loss": float(epoch)}, checkpoint=ckpt)
+        run.record_epoch(epoch, {"loss": float(epoch)}, checkpoint=ckpt)
     run.set_status("failed", "killed")
     assert RunDirectory.open(tmp_path / "run").reason == "killed"
 
@@ -94,7 +94,7 @@ def test_status_and_truncate_history(tmp_path):
     assert again.checkpoint_path is None  # epoch 3's checkpoint is from the dropped future
     assert (tmp_path / "run" / "metrics.csv").read_text().splitlines() == ["epoch,loss", "0,0.0", "1,1.0"]
     again.set_status("running")
-    again.commit_epoch(2, {"loss": 9}, checkpoint=None)
+    again.record_epoch(2, {"loss": 9}, checkpoint=None)
     assert [h["epoch"] for h in RunDirectory.open(tmp_path / "run").history] == [0, 1, 2]
 
 
@@ -103,7 +103,7 @@ def test_update_config_and_model_to_load(tmp_path):
     with pytest.raises(RunError, match="neither model.keras nor a checkpoint"):
         run.model_path_or_checkpoint()
     run.checkpoint_path_for(0).write_bytes(b"m")
-    run.commit_epoch(0, {"loss": 1.0}, checkpoint=run.checkpoint_path_for(0))
+    run.record_epoch(0, {"loss": 1.0}, checkpoint=run.checkpoint_path_for(0))
     assert run.model_path_or_checkpoint() == run.checkpoint_path_for(0)
     run.model_path.write_bytes(b"final")
     assert run.model_path_or_checkpoint() == run.model_path
@@ -125,13 +125,13 @@ def test_errors_name_the_problem_and_fix(tmp_path):
     with pytest.raises(RunError, match=r"is not a zlens run directory \(no run.json\)"):
         RunDirectory.open(tmp_path / "nowhere")
     with pytest.raises(RunError, match="next epoch of this run is 0.*truncate_history"):
-        run.commit_epoch(1, {"loss": 1.0}, checkpoint=None)
+        run.record_epoch(1, {"loss": 1.0}, checkpoint=None)
     with pytest.raises(RunError, match="does not exist"):
-        run.commit_epoch(0, {"loss": 1.0}, checkpoint=run.checkpoint_path_for(0))
+        run.record_epoch(0, {"loss": 1.0}, checkpoint=run.checkpoint_path_for(0))
     with pytest.raises(RunError, match="Status must be one of running, finished, failed"):
         run.set_status("done")
     with pytest.raises(RunError, match=r"metrics\['model'\] = .*cannot be saved"):
-        run.commit_epoch(0, {"model": object()}, checkpoint=None)
+        run.record_epoch(0, {"model": object()}, checkpoint=None)
     with pytest.raises(RunError, match="from 0 to 0"):
         run.truncate_history(3)
     assert RunDirectory.open(tmp_path / "run").history == []  # failed commits wrote nothing
@@ -154,7 +154,7 @@ CHILD = textwrap.dedent("""
         if epoch % 3 == 0:
             ckpt = run.checkpoint_path_for(epoch)
             ckpt.write_bytes(str(epoch).encode() * 1000)
-        run.commit_epoch(epoch, {{"loss": 1.0 / (epoch + 1), "epoch_sq": epoch * epoch}}, checkpoint=ckpt)
+        run.record_epoch(epoch, {{"loss": 1.0 / (epoch + 1), "epoch_sq": epoch * epoch}}, checkpoint=ckpt)
 """).format()
 
 
@@ -189,7 +189,7 @@ def test_kill_9_leaves_valid_run_json(tmp_path):
         assert all(float(r["loss"]) == h["loss"] for r, h in zip(rows, history, strict=False))
 
     run = RunDirectory.open(path)
-    run.commit_epoch(run.epochs_done, {"loss": 0.0}, checkpoint=None)
+    run.record_epoch(run.epochs_done, {"loss": 0.0}, checkpoint=None)
     assert not list(path.glob(".*.tmp"))  # the next commit removes temp files of killed writes
 
 
@@ -201,7 +201,7 @@ def test_a_relative_run_directory_commits_and_reopens_from_another_folder(tmp_pa
     assert run.path == tmp_path / "runs" / "rel"
     ckpt = run.checkpoint_path_for(0)
     ckpt.write_bytes(b"model")
-    run.commit_epoch(0, {"loss": 0.5}, checkpoint=ckpt)
+    run.record_epoch(0, {"loss": 0.5}, checkpoint=ckpt)
     monkeypatch.chdir(tmp_path / "runs")  # the run stays where it was made
     again = RunDirectory.open(Path("rel"))
     assert again.checkpoint_path == tmp_path / "runs" / "rel" / "checkpoints" / "epoch-00000.keras"
@@ -218,7 +218,7 @@ def test_a_run_directory_under_home_and_through_a_symlink(tmp_path, monkeypatch)
     (tmp_path / "link").symlink_to(tmp_path / "home" / "runs")
     ckpt = RunDirectory.open(tmp_path / "link" / "h").checkpoint_path_for(0)
     ckpt.write_bytes(b"m")
-    RunDirectory.open(tmp_path / "link" / "h").commit_epoch(0, {}, checkpoint=ckpt)
+    RunDirectory.open(tmp_path / "link" / "h").record_epoch(0, {}, checkpoint=ckpt)
     assert RunDirectory.open("~/runs/h").epochs_done == 1
 
 
@@ -226,7 +226,7 @@ def test_run_files_are_readable_by_colleagues(tmp_path):
     old = os.umask(0o022)
     try:
         run = RunDirectory.create(tmp_path / "r", config={}, data={}, seed=0, versions={})
-        run.commit_epoch(0, {"loss": 1.0}, checkpoint=None)
+        run.record_epoch(0, {"loss": 1.0}, checkpoint=None)
     finally:
         os.umask(old)
     for name in ("run.json", "metrics.csv"):

@@ -29,21 +29,21 @@ def test_queued_writes_land_in_order_and_are_all_there_when_fit_returns(x, tmp_p
 
 
 def test_a_failed_background_write_fails_the_run_and_keeps_what_was_committed(x, tmp_path, monkeypatch):
-    real_commit = LatentStore.commit_epoch
+    real_commit = LatentStore.write_epoch
 
     def disk_full_at_epoch_2(self, epoch, values, **kwargs):
         if epoch == 2:
             raise OSError(28, "No space left on device")
         real_commit(self, epoch, values, **kwargs)
 
-    monkeypatch.setattr(LatentStore, "commit_epoch", disk_full_at_epoch_2)
+    monkeypatch.setattr(LatentStore, "write_epoch", disk_full_at_epoch_2)
     with pytest.raises(OSError, match="No space left on device"):
         zlens.fit("dense", x, epochs=6, batch_size=64, encoding_dim=2, seed=0, run_dir=tmp_path / "run")
     state = json.loads((tmp_path / "run" / "run.json").read_text())
     assert state["status"] == "failed" and "No space left on device" in state["reason"]
     assert state["epochs_done"] == 2  # epochs 0 and 1: latents, checkpoint and record all landed
     assert LatentStore.open(tmp_path / "run" / "latents.zarr").epochs == [0, 1]
-    monkeypatch.setattr(LatentStore, "commit_epoch", real_commit)
+    monkeypatch.setattr(LatentStore, "write_epoch", real_commit)
     resumed = zlens.resume(tmp_path / "run", x, epochs=3)
     assert resumed.epochs == [0, 1, 2] and resumed.status == "finished"
 
@@ -55,13 +55,13 @@ def test_a_slow_store_write_still_stores_each_epochs_own_host_buffer(x, monkeypa
 
     fit = dict(epochs=3, batch_size=64, encoding_dim=2, seed=0, capture="in-flight", jit_compile=False)
     device = zlens.fit("dense", x, tap_storage="device", **fit)
-    real_commit = LatentStore.commit_epoch
+    real_commit = LatentStore.write_epoch
 
     def slow_commit(self, epoch, values, **kwargs):
         time.sleep(0.5)  # the next epoch (~0.1 s here) runs meanwhile
         real_commit(self, epoch, values, **kwargs)
 
-    monkeypatch.setattr(LatentStore, "commit_epoch", slow_commit)
+    monkeypatch.setattr(LatentStore, "write_epoch", slow_commit)
     host = zlens.fit("dense", x, tap_storage="host", **fit)
     for epoch in range(3):
         np.testing.assert_array_equal(host.z(epoch), device.z(epoch))

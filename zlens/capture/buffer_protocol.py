@@ -2,7 +2,7 @@
 
 A compiled step scatters each tap's rows into one at the batch's sample indices; at the epoch's
 end the host checks that every row was written exactly once and reads the matrix, whole or
-block by block. `TapBuffer` keeps the rows in a device variable; `HostTapBuffer` in host
+block by block. `TapBuffer` keeps the rows in a device variable; `NumpyTapBuffer` in host
 memory or (streamed) in a scratch file. tests/capture/test_buffer_contract.py runs one suite
 of tests against every implementation.
 """

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from zlens.capture.buffer import TapBuffer
 from zlens.capture.buffer_protocol import CaptureBuffer
-from zlens.capture.host_buffer import HostTapBuffer, block_rows
+from zlens.capture.numpy_buffer import NumpyTapBuffer, block_rows
 from zlens.kinds import CONSISTENT, IN_FLIGHT
 from zlens.options import TAP_STORAGES
 
@@ -37,7 +37,7 @@ class LatentRecorder:
         kinds: which of `"in-flight"` and `"consistent"` to keep.
         strategy: the `tf.distribute` strategy the step runs under (None: one device).
         storage: where the buffers live: "device" (`TapBuffer`, a device variable), "host"
-            (`HostTapBuffer` in host memory) or "stream" (`HostTapBuffer` in a scratch file:
+            (`NumpyTapBuffer` in host memory) or "stream" (`NumpyTapBuffer` in a scratch file:
             bounded memory whatever N).
         scratch_dir: the folder for "stream" scratch files (default: the system's temp dir).
         total: sums `[rows, counts]` over the workers of a multi-worker run (each worker's
@@ -138,8 +138,8 @@ def _buffer(n: int, shape: tuple[int, ...], name: str, storage: str, scratch_dir
     if storage == "device":
         return TapBuffer(n, shape, name=name)
     if storage == "stream":
-        return HostTapBuffer(n, shape, name=name, scratch_dir=scratch_dir or tempfile.gettempdir())
-    return HostTapBuffer(n, shape, name=name)
+        return NumpyTapBuffer(n, shape, name=name, scratch_dir=scratch_dir or tempfile.gettempdir())
+    return NumpyTapBuffer(n, shape, name=name)
 
 
 def choose_storage(

@@ -5,6 +5,7 @@ Slots grow along axis 0; an epoch becomes visible only when the root attributes 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ class LatentStore:
     Each tap of each kind ("in-flight", "consistent") is an array `{kind}/{tap}` of shape
     (slots, n_samples, *row), one slot per captured epoch; `epochs` holds each slot's epoch
     number and `labels` the optional per-sample labels. The root attributes `committed` and
-    `epochs` say which slots are complete: `commit_epoch` writes them last, so a crash at any
+    `epochs` say which slots are complete: `write_epoch` writes them last, so a crash at any
     moment leaves every committed slot intact and a half-written slot invisible.
 
     The store reads without zlens:
@@ -98,7 +99,7 @@ class LatentStore:
 
     Example:
         >>> store = LatentStore.create(None, n_samples=3, taps={"z": (2,)}, kinds=["in-flight"])
-        >>> store.commit_epoch(0, {"in-flight": {"z": np.zeros((3, 2))}})
+        >>> store.write_epoch(0, {"in-flight": {"z": np.zeros((3, 2))}})
         >>> store.epochs, store.read("z").shape
         ([0], (3, 2))
     """
@@ -378,6 +379,13 @@ class LatentStore:
     # ----------------------------------------------------------------- writers
     def commit_epoch(self, epoch: int, values: Mapping[str, Mapping[str, np.ndarray]], *,
                      owned: bool = False) -> None:
+        """The former name of `write_epoch` (deprecated: a run's epoch is committed by its writer,
+        of which this is one step)."""
+        warnings.warn("LatentStore.commit_epoch is now write_epoch.", DeprecationWarning, stacklevel=2)
+        self.write_epoch(epoch, values, owned=owned)
+
+    def write_epoch(self, epoch: int, values: Mapping[str, Mapping[str, np.ndarray]], *,
+                    owned: bool = False) -> None:
         """Write one epoch for every kind and tap, then make it visible.
 
         The slot's data is written first; the root attributes `committed` and `epochs`
@@ -393,7 +401,7 @@ class LatentStore:
                 matrix costs more in page faults than the rest of the commit).
 
         Example:
-            >>> store.commit_epoch(3, {"in-flight": {"z": z, "recon_error": err}})  # doctest: +SKIP
+            >>> store.write_epoch(3, {"in-flight": {"z": z, "recon_error": err}})  # doctest: +SKIP
         """
         self._check_writable()
         epoch = self._check_epoch_number(epoch)

@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,7 +78,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers see the old file or the new one, never a mix.
 
     Example:
-        >>> atomic_write_text(Path("run/notes.txt"), "hello\\n")     # doctest: +SKIP
+        >>> atomic_write_text(Path("run/notes.txt"), "hello\\n")  # doctest: +SKIP
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -98,7 +99,7 @@ def replace_durably(tmp: Path, path: Path) -> None:
     model files).
 
     Example:
-        >>> model.save(tmp); replace_durably(tmp, run / "model.keras")    # doctest: +SKIP
+        >>> model.save(tmp); replace_durably(tmp, run / "model.keras")  # doctest: +SKIP
     """
     try:
         fd = os.open(tmp, os.O_RDONLY)
@@ -164,17 +165,17 @@ class RunDirectory:
     crash leaves the previous state or the new one, never half a file.
 
     Example:
-        >>> run = RunDirectory.create("runs/mnist", config={"latent_dim": 32},
+        >>> directory = RunDirectory.create("runs/mnist", config={"latent_dim": 32},
         ...                           data={"sha256": "..."}, seed=0, versions={"zlens": "0.1.0"})  # doctest: +SKIP
-        >>> run.commit_epoch(0, {"loss": 0.21}, checkpoint=None)                                   # doctest: +SKIP
-        >>> RunDirectory.open("runs/mnist").epochs_done                                            # doctest: +SKIP
+        >>> directory.record_epoch(0, {"loss": 0.21}, checkpoint=None)  # doctest: +SKIP
+        >>> RunDirectory.open("runs/mnist").epochs_done  # doctest: +SKIP
         1
     """
 
     def __init__(self, path: Path, run_json: dict[str, Any]) -> None:
         """Wrap a folder and its parsed run.json; use `create` or `open` instead of calling this."""
         self._path = run_path(path)
-        self._run = run_json
+        self._run_json = run_json
         self._lock: RunLock | None = None
 
     # ----------------------------------------------------------------- create / open
@@ -196,11 +197,11 @@ class RunDirectory:
         process that opens the run to write it is refused, naming this one.
 
         Example:
-            >>> run = RunDirectory.create(tmp / "run", config={}, data={}, seed=0, versions={})  # doctest: +SKIP
+            >>> directory = RunDirectory.create(tmp / "run", config={}, data={}, seed=0, versions={})  # doctest: +SKIP
         """
         path = cls.check_new(path, overwrite=overwrite)
         now = _now()
-        run = {
+        run_json = {
             "format": FORMAT, "version": VERSION,
             "config": json_safe(config, "config"), "data": json_safe(data, "data"),
             "seed": json_safe(seed, "seed"), "versions": json_safe(versions, "versions"),
@@ -208,7 +209,7 @@ class RunDirectory:
             "epochs_done": 0, "checkpoint": None, "checkpoint_epoch": None, "history": [],
         }
         path.mkdir(parents=True, exist_ok=True)
-        self = cls(path, run)
+        self = cls(path, run_json)
         self._lock = RunLock.acquire(path)
         try:
             if overwrite:
@@ -231,7 +232,7 @@ class RunDirectory:
         loads. Nothing is created or changed.
 
         Example:
-            >>> RunDirectory.check_new("runs/new").name      # doctest: +SKIP
+            >>> RunDirectory.check_new("runs/new").name  # doctest: +SKIP
             'new'
         """
         path = run_path(path)
@@ -254,24 +255,24 @@ class RunDirectory:
         """Open an existing run folder by reading its run.json.
 
         Example:
-            >>> run = RunDirectory.open("runs/mnist")     # doctest: +SKIP
-            >>> run.status, run.epochs_done               # doctest: +SKIP
+            >>> directory = RunDirectory.open("runs/mnist")  # doctest: +SKIP
+            >>> directory.status, directory.epochs_done  # doctest: +SKIP
             ('finished', 20)
         """
         path = run_path(path)
         if not (path / RUN_JSON).is_file():
             raise RunError(f"{str(path)!r} is not a zlens run directory (no {RUN_JSON}).")
         try:
-            run = json.loads((path / RUN_JSON).read_text(encoding="utf-8"))
+            run_json = json.loads((path / RUN_JSON).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise RunError(f"{str(path / RUN_JSON)!r} cannot be read ({exc}).") from None
-        if not isinstance(run, dict) or run.get("format") != FORMAT:
+        if not isinstance(run_json, dict) or run_json.get("format") != FORMAT:
             raise RunError(f"{str(path)!r} is not a zlens run directory ({RUN_JSON} has no format={FORMAT!r}).")
-        if run.get("version") != VERSION:
-            raise RunError(f"{str(path)!r} has run format version {run.get('version')!r}; "
+        if run_json.get("version") != VERSION:
+            raise RunError(f"{str(path)!r} has run format version {run_json.get('version')!r}; "
                            f"this zlens reads version {VERSION}: upgrade zlens.")
-        _check_fields(run, path / RUN_JSON)
-        return cls(path, run)
+        _check_fields(run_json, path / RUN_JSON)
+        return cls(path, run_json)
 
     def lock(self) -> None:
         """Take the run's lock to write it (`resume` does); `RunError` if another process holds it."""
@@ -292,43 +293,43 @@ class RunDirectory:
     @property
     def run_json(self) -> dict[str, Any]:
         """A copy of run.json's content."""
-        return json.loads(json.dumps(self._run))
+        return json.loads(json.dumps(self._run_json))
 
     @property
     def status(self) -> str:
         """"running", "finished" or "failed"."""
-        return self._run["status"]
+        return self._run_json["status"]
 
     @property
     def reason(self) -> str | None:
         """Why the run failed (or None)."""
-        return self._run["reason"]
+        return self._run_json["reason"]
 
     @property
     def history(self) -> list[dict[str, Any]]:
         """Per-epoch metric dicts, each with "epoch", in order."""
-        return [dict(row) for row in self._run["history"]]
+        return [dict(row) for row in self._run_json["history"]]
 
     @property
     def epochs_done(self) -> int:
         """How many epochs are complete (the next epoch to run)."""
-        return int(self._run["epochs_done"])
+        return int(self._run_json["epochs_done"])
 
     @property
     def config(self) -> dict[str, Any]:
         """The run's configuration as saved."""
-        return json.loads(json.dumps(self._run["config"]))
+        return json.loads(json.dumps(self._run_json["config"]))
 
     @property
     def checkpoint_path(self) -> Path | None:
         """The latest checkpoint to resume from, or None."""
-        ckpt = self._run["checkpoint"]
+        ckpt = self._run_json["checkpoint"]
         return None if ckpt is None else self._path / ckpt
 
     @property
     def checkpoint_epoch(self) -> int | None:
         """The epoch whose end `checkpoint_path` saved, or None."""
-        return self._run.get("checkpoint_epoch")
+        return self._run_json.get("checkpoint_epoch")
 
     @property
     def latents_path(self) -> Path:
@@ -349,7 +350,7 @@ class RunDirectory:
         """The final model if the run saved one, else the latest checkpoint (to load the model).
 
         Example:
-            >>> model = keras.models.load_model(run.model_path_or_checkpoint())   # doctest: +SKIP
+            >>> model = keras.models.load_model(directory.model_path_or_checkpoint())  # doctest: +SKIP
         """
         if self.model_path.is_file():
             return self.model_path
@@ -362,7 +363,7 @@ class RunDirectory:
         """The checkpoint a resume continues from, or a `RunError` naming what is missing.
 
         Example:
-            >>> RunDirectory.open("runs/digits").resumable_checkpoint().name   # doctest: +SKIP
+            >>> RunDirectory.open("runs/digits").resumable_checkpoint().name  # doctest: +SKIP
             'epoch-00019.keras'
         """
         checkpoint = self.checkpoint_path
@@ -378,13 +379,19 @@ class RunDirectory:
         """The checkpoint file for the end of `epoch`.
 
         Example:
-            >>> run.checkpoint_path_for(12).name          # doctest: +SKIP
+            >>> directory.checkpoint_path_for(12).name  # doctest: +SKIP
             'epoch-00012.keras'
         """
         return self._path / CHECKPOINTS / f"epoch-{int(epoch):05d}.keras"
 
     # ----------------------------------------------------------------- writers
     def commit_epoch(self, epoch: int, metrics: Mapping[str, Any], checkpoint: str | Path | None) -> None:
+        """The former name of `record_epoch` (deprecated: a run's epoch is committed by its writer,
+        of which this is the last step)."""
+        warnings.warn("RunDirectory.commit_epoch is now record_epoch.", DeprecationWarning, stacklevel=2)
+        self.record_epoch(epoch, metrics, checkpoint)
+
+    def record_epoch(self, epoch: int, metrics: Mapping[str, Any], checkpoint: str | Path | None) -> None:
         """Record a finished epoch: history, epochs_done and checkpoint, in one atomic run.json write.
 
         Then metrics.csv is rewritten, the files in checkpoints/ other than the new checkpoint
@@ -398,8 +405,8 @@ class RunDirectory:
             checkpoint: the checkpoint file just saved for this epoch (it must exist), or None.
 
         Example:
-            >>> run.model.save(run.checkpoint_path_for(3))                              # doctest: +SKIP
-            >>> run.commit_epoch(3, {"loss": 0.1}, checkpoint=run.checkpoint_path_for(3))  # doctest: +SKIP
+            >>> model.save(directory.checkpoint_path_for(3))  # doctest: +SKIP
+            >>> directory.record_epoch(3, {"loss": 0.1}, checkpoint=directory.checkpoint_path_for(3))  # doctest: +SKIP
         """
         if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch != self.epochs_done:
             raise RunError(f"Epoch {epoch!r} cannot be committed: the next epoch of this run is {self.epochs_done} "
@@ -409,15 +416,15 @@ class RunDirectory:
         if checkpoint is not None:
             ckpt = Path(checkpoint) if Path(checkpoint).is_absolute() else self._path / checkpoint
             if not ckpt.is_file():
-                raise RunError(f"Checkpoint {str(ckpt)!r} does not exist: save the model there before commit_epoch.")
+                raise RunError(f"Checkpoint {str(ckpt)!r} does not exist: save the model there before record_epoch.")
             try:
                 rel = ckpt.resolve().relative_to(self._path.resolve())
             except ValueError:
                 raise RunError(f"Checkpoint {str(ckpt)!r} is outside the run directory: "
                                "save it at run.checkpoint_path_for(epoch).") from None
-            self._run["checkpoint"], self._run["checkpoint_epoch"] = rel.as_posix(), int(epoch)
-        self._run["history"].append(row)
-        self._run["epochs_done"] = int(epoch) + 1
+            self._run_json["checkpoint"], self._run_json["checkpoint_epoch"] = rel.as_posix(), int(epoch)
+        self._run_json["history"].append(row)
+        self._run_json["epochs_done"] = int(epoch) + 1
         self._write()
         if checkpoint is not None:
             self._delete_checkpoints_except(self.checkpoint_path)
@@ -427,45 +434,45 @@ class RunDirectory:
         """Change entries of the saved config (e.g. the planned epochs when a run is extended).
 
         Example:
-            >>> run.update_config(epochs=40)                                 # doctest: +SKIP
+            >>> directory.update_config(epochs=40)  # doctest: +SKIP
         """
-        self._run["config"].update(json_safe(changes, "config"))
+        self._run_json["config"].update(json_safe(changes, "config"))
         self._write()
 
     def set_status(self, status: str, reason: str | None = None) -> None:
         """Set the run's status ("running", "finished", "failed") and why.
 
         Example:
-            >>> run.set_status("failed", "loss became NaN at epoch 7")      # doctest: +SKIP
+            >>> directory.set_status("failed", "loss became NaN at epoch 7")  # doctest: +SKIP
         """
         if status not in STATUSES:
             raise RunError(f"Status must be one of {', '.join(STATUSES)}; got {status!r}.")
-        self._run["status"], self._run["reason"] = status, None if reason is None else str(reason)
+        self._run_json["status"], self._run_json["reason"] = status, None if reason is None else str(reason)
         self._write()
 
     def truncate_history(self, epochs_done: int) -> None:
         """Forget epochs >= `epochs_done` (to resume from there); a later checkpoint is dropped too.
 
         Example:
-            >>> run.truncate_history(run.checkpoint_epoch + 1)              # doctest: +SKIP
+            >>> directory.truncate_history(directory.checkpoint_epoch + 1)  # doctest: +SKIP
         """
         if isinstance(epochs_done, bool) or not isinstance(epochs_done, (int, np.integer)) \
                 or not 0 <= epochs_done <= self.epochs_done:
             raise RunError(f"`epochs_done` must be an int from 0 to {self.epochs_done}; got {epochs_done!r}.")
-        self._run["history"] = [r for r in self._run["history"] if r["epoch"] < epochs_done]
-        self._run["epochs_done"] = int(epochs_done)
-        ckpt_epoch = self._run.get("checkpoint_epoch")
+        self._run_json["history"] = [r for r in self._run_json["history"] if r["epoch"] < epochs_done]
+        self._run_json["epochs_done"] = int(epochs_done)
+        ckpt_epoch = self._run_json.get("checkpoint_epoch")
         if ckpt_epoch is not None and ckpt_epoch >= epochs_done:
-            self._run["checkpoint"], self._run["checkpoint_epoch"] = None, None
+            self._run_json["checkpoint"], self._run_json["checkpoint_epoch"] = None, None
         self._write()
 
     # ----------------------------------------------------------------- internals
     def _write(self) -> None:
         """metrics.csv, then run.json: a kill between the two leaves metrics.csv one epoch ahead of
         run.json (that epoch is redone on resume, which rewrites both), never behind it."""
-        self._run["updated"] = _now()
-        atomic_write_text(self._path / METRICS_CSV, metrics_csv_text(self._run["history"]))
-        atomic_write_text(self._path / RUN_JSON, json.dumps(self._run, indent=2, allow_nan=False) + "\n")
+        self._run_json["updated"] = _now()
+        atomic_write_text(self._path / METRICS_CSV, metrics_csv_text(self._run_json["history"]))
+        atomic_write_text(self._path / RUN_JSON, json.dumps(self._run_json, indent=2, allow_nan=False) + "\n")
 
     def _delete_stale_temp_files(self) -> None:
         """Remove temp files a killed writer left; only the (single) writer calls this."""
@@ -497,10 +504,10 @@ def _not_a_run(path: Path) -> str | None:
         has_data = any((path / name).exists() for name in (METRICS_CSV, MODEL, LATENTS, *REPORT_FILES))
         return f"no {RUN_JSON}" if has_data else None
     try:
-        run = json.loads((path / RUN_JSON).read_text(encoding="utf-8"))
+        run_json = json.loads((path / RUN_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return f"its {RUN_JSON} cannot be read"
-    if not isinstance(run, dict) or run.get("format") != FORMAT:
+    if not isinstance(run_json, dict) or run_json.get("format") != FORMAT:
         return f"its {RUN_JSON} has no format={FORMAT!r}"
     return None
 
@@ -520,15 +527,16 @@ def _remove_run_files(path: Path) -> None:
             entry.unlink(missing_ok=True)
 
 
-def _check_fields(run: dict[str, Any], file: Path) -> None:
+def _check_fields(run_json: dict[str, Any], file: Path) -> None:
     """`RunError` naming the first field of run.json that is missing or of the wrong type."""
     for name, kind in REQUIRED_FIELDS.items():
-        value = run.get(name)
+        value = run_json.get(name)
         if not isinstance(value, kind) or isinstance(value, bool):
-            what = "is missing" if name not in run else f"is {type(value).__name__}, not {kind.__name__}"
+            what = "is missing" if name not in run_json else f"is {type(value).__name__}, not {kind.__name__}"
             raise RunError(f"{str(file)!r} is damaged: its field {name!r} {what}. Restore the file from a copy, "
                            "or start the run again (CLI: --overwrite; Python: overwrite=True).")
-    if run["status"] not in STATUSES or run["epochs_done"] < 0 or len(run["history"]) < run["epochs_done"] \
-            or not all(isinstance(row, dict) and isinstance(row.get("epoch"), int) for row in run["history"]):
+    status, done, history = run_json["status"], run_json["epochs_done"], run_json["history"]
+    if status not in STATUSES or done < 0 or len(history) < done \
+            or not all(isinstance(row, dict) and isinstance(row.get("epoch"), int) for row in history):
         raise RunError(f"{str(file)!r} is damaged: its status, epochs_done and history do not agree. Restore the "
                        "file from a copy, or start the run again (CLI: --overwrite; Python: overwrite=True).")

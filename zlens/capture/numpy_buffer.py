@@ -1,4 +1,4 @@
-"""A tap buffer in host memory or in a scratch file, written from inside the compiled step.
+"""A tap buffer in a NumPy array, in host memory or in a scratch file, written from inside the step.
 
 For latent matrices too large for the device: the step hands each batch's `(idx, rows)` to the
 host through `tf.numpy_function`, which writes them at their rows. Read back block by block.
@@ -21,8 +21,9 @@ from zlens.data.file_rows import consecutive_runs
 BLOCK_BYTES = 8 * 2**20  # rows handed out per `blocks()` step: about one store chunk
 
 
-class HostTapBuffer:
-    """A (N, *row_shape) buffer on the host, written by index from inside a `tf.function`.
+class NumpyTapBuffer:
+    """A (N, *row_shape) NumPy array, in memory or mapped from a scratch file, written by index
+    from inside a `tf.function` (formerly `HostTapBuffer`: it does more than host memory).
 
     The same contract as `TapBuffer` (`scatter`, `reset_counts`, `check_complete`), for a matrix
     that does not fit the device: each `scatter` sends the batch's indices and rows to the host
@@ -40,7 +41,7 @@ class HostTapBuffer:
         scratch_dir: a folder for the scratch file, or None to keep the rows in memory.
 
     Example:
-        >>> buf = HostTapBuffer(4, (2,), scratch_dir="/tmp")
+        >>> buf = NumpyTapBuffer(4, (2,), scratch_dir="/tmp")
         >>> tf.function(buf.scatter)(tf.constant([3, 1]), tf.constant([[1., 1.], [2., 2.]]))
         >>> buf.rows(1, 4)
         array([[2., 2.],
