@@ -22,8 +22,9 @@ from zlens.capture.fit_plan import FitPlan, plan_fit, sample_budget
 from zlens.capture.tapped_autoencoder import TappedAutoencoder
 from zlens.capture.taps import LATENT, check_taps
 from zlens.data.conform import preprocessing_record
-from zlens.data.feed import prepare_training_data, sample_shape_of
+from zlens.data.feed import prepare_training_data
 from zlens.data.fingerprint import array_fingerprint
+from zlens.data.training_input import TrainingInput, training_input
 from zlens.data.validate import check_labels
 from zlens.distribute import check_built_under, placement, resolve_strategy
 from zlens.errors import ModelError, NonFiniteError, RunError, Terminated, ZlensError
@@ -140,11 +141,12 @@ def fit(
     strategy = resolve_strategy(strategy)
     if seed is not None:
         keras.utils.set_random_seed(seed)
+    data_in = training_input(x, y)
     with _scope(strategy):
-        tapped = _tapped(model, x, y, latent=latent, encoding_dim=encoding_dim, taps=taps)
+        tapped = _tapped(model, data_in, latent=latent, encoding_dim=encoding_dim, taps=taps)
         if strategy is not None:
             check_built_under(tapped, strategy)
-        data = prepare_training_data(x, y, batch_size=batch_size, seed=seed, input_shape=tapped.plan.sample_shape,
+        data = prepare_training_data(data_in, batch_size=batch_size, seed=seed, input_shape=tapped.plan.sample_shape,
                                      sample_budget=sample_budget(strategy))
         labels = check_labels(labels, data.n_samples)
         fit_plan = plan_fit(tapped, data, capture=capture, jit_compile=jit_compile,
@@ -156,7 +158,7 @@ def fit(
         )
     config = _run_config(model, tapped, fit_plan, strategy, epochs=epochs, batch_size=batch_size, capture=capture,
                          encoding_dim=encoding_dim)
-    preprocess = preprocessing_record(data.x, tapped.plan.sample_shape, _scale_factor(x, data_info))
+    preprocess = preprocessing_record(data.x, tapped.plan.sample_shape, _scale_factor(data_in, data_info))
     row_shapes = tapped.plan.row_shapes
     if run_dir is None or not fit_plan.placement.chief:
         writer = RunWriter.in_memory(data.n_samples, row_shapes, fit_plan.kinds, labels,
@@ -164,7 +166,8 @@ def fit(
     else:
         directory = RunDirectory.create(
             run_dir, config=config, seed=seed, versions=versions(), overwrite=overwrite,
-            data={**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess, **(data_info or {})},
+            data={**fingerprint(data.x), **_target_fingerprint(data_in), "preprocess": preprocess,
+                  **(data_info or {})},
         )
         try:
             writer = RunWriter.to_directory(directory, data.n_samples, row_shapes, fit_plan.kinds, labels)
@@ -285,13 +288,14 @@ def _resumed_data(directory: RunDirectory, tapped, x, y, strategy, *, check: boo
     if (y is None) != ("target" not in recorded):
         raise RunError(f"{run_dir} was trained {'on a target y' if y is None else 'with no target'}: "
                        f"resume it {'with the same y=' if y is None else 'without y='} (CLI: --target).")
-    data = prepare_training_data(x, y, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
+    data_in = training_input(x, y)
+    data = prepare_training_data(data_in, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
                                  input_shape=tapped.plan.sample_shape, sample_budget=sample_budget(strategy))
     if check and recorded.get("sha256") and data.x is not None:
         now = fingerprint(data.x)
         if now["sha256"] != recorded["sha256"]:
             raise RunError(f"the data differs from the data {run_dir} was trained on (content hash mismatch).")
-        if y is not None and _target_fingerprint(y)["target"]["sha256"] != recorded["target"]["sha256"]:
+        if y is not None and _target_fingerprint(data_in)["target"]["sha256"] != recorded["target"]["sha256"]:
             raise RunError(f"the target y differs from the one {run_dir} was trained on (content hash mismatch).")
         if now.get("scale_factor") != recorded.get("scale_factor"):
             raise RunError(f"the data is scaled by {now.get('scale_factor')} but {run_dir} was trained on it "
@@ -373,13 +377,11 @@ def _failure_reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-def _scale_factor(x, data_info) -> float | None:
+def _scale_factor(data_in: TrainingInput, data_info) -> float | None:
     """The factor the stored samples were scaled by on their way in (a `DataSource`'s, or the
     CLI's record of the file it loaded), or None."""
-    from zlens.data import DataSource
-
-    if isinstance(x, DataSource):
-        return x.scale_factor
+    if data_in.source is not None and data_in.source.scale_factor is not None:
+        return data_in.source.scale_factor
     return (data_info or {}).get("loaded_scale_factor")
 
 
@@ -389,9 +391,9 @@ def _compiled_optimizer(tapped: TappedAutoencoder):
     return getattr(inner, "optimizer", None) if inner.compiled else None
 
 
-def _target_fingerprint(y) -> dict[str, Any]:
-    """The target's fingerprint, for a run trained on a target that is not its input."""
-    return {} if y is None else {"target": array_fingerprint(np.asarray(y))}
+def _target_fingerprint(data_in: TrainingInput) -> dict[str, Any]:
+    """The target's fingerprint, for a run trained on a target y given apart from x."""
+    return {} if data_in.target is None else {"target": array_fingerprint(data_in.target)}
 
 
 def _optimizer_for(optimizer, strategy):
@@ -420,13 +422,13 @@ def _strategy_name(strategy) -> str | None:
     return type(strategy).__name__
 
 
-def _tapped(model, x, y, *, latent, encoding_dim, taps) -> TappedAutoencoder:
+def _tapped(model, data_in: TrainingInput, *, latent, encoding_dim, taps) -> TappedAutoencoder:
     """The `TappedAutoencoder` to train: `model` built by name or wrapped as the user wrote it, and
-    built for the samples of `x`. Without `taps`, `DEFAULT_TAPS`, less "recon_error" for a model
-    whose output is not shaped like its target (a classifier)."""
+    built for the samples of `data_in`. Without `taps`, `DEFAULT_TAPS`, less "recon_error" for a
+    model whose output is not shaped like its target (a classifier)."""
     from zlens import models
 
-    shape = sample_shape_of(x)
+    shape = data_in.sample_shape
     if isinstance(model, str):
         return TappedAutoencoder(models.build(model, shape, encoding_dim), taps=taps or DEFAULT_TAPS,
                                  sample_shape=shape)
@@ -442,18 +444,10 @@ def _tapped(model, x, y, *, latent, encoding_dim, taps) -> TappedAutoencoder:
             raise ModelError("give the model as (encoder, decoder): two Keras models.")
         model = EncoderDecoder(model[0], model[1], name=f"{model[0].name}_{model[1].name}")
     tapped = TappedAutoencoder(model, latent=latent, taps=taps or DEFAULT_TAPS, sample_shape=shape)
-    if taps is None and tapped.plan.reconstruction_shape != _target_shape(x, y, shape):
+    target_shape = data_in.target_shape if data_in.target_shape is not None else shape
+    if taps is None and tapped.plan.reconstruction_shape != target_shape:
         tapped = TappedAutoencoder(model, latent=latent, taps=(LATENT,), sample_shape=shape)
     return tapped
-
-
-def _target_shape(x, y, sample_shape) -> tuple[int, ...]:
-    """One target's shape: y's, the second element of a dataset of pairs, or the sample's."""
-    if y is not None:
-        return tuple(np.shape(y)[1:])
-    if isinstance(x, tf.data.Dataset) and isinstance(x.element_spec, tuple) and len(x.element_spec) == 2:
-        return tuple(x.element_spec[1].shape)
-    return tuple(sample_shape)
 
 
 def fingerprint(x) -> dict[str, Any]:

@@ -26,7 +26,8 @@ from zlens.capture.resident_loop import ResidentTrainLoop
 from zlens.capture.state import CaptureState
 from zlens.capture.taps import LATENT, TapPlan, check_taps
 from zlens.data.epoch_order import EpochOrder, ReorderEachEpoch
-from zlens.data.feed import TrainingData, prepare_training_data, sample_shape_of
+from zlens.data.feed import TrainingData, prepare_training_data
+from zlens.data.training_input import training_input
 from zlens.data.validate import check_labels
 from zlens.distribute import WorkerSum, distribute_data
 from zlens.distribute.replicated_model import ReplicatedTraining, quiet_distributed_input
@@ -327,9 +328,10 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         strategy = self._replica_strategy()
         if isinstance(x, TrainingData):
             _warn_deprecated("a TrainingData as x is zlens' own plumbing and will go; pass the samples")
-        data = x if isinstance(x, TrainingData) else prepare_training_data(
-            x, y, batch_size=batch_size or 32, shuffle=shuffle, seed=seed,
-            input_shape=self.plan_for(sample_shape_of(x)).sample_shape, n_samples=n_samples,
+        data_in = None if isinstance(x, TrainingData) else training_input(x, y)
+        data = x if data_in is None else prepare_training_data(
+            data_in, batch_size=batch_size or 32, shuffle=shuffle, seed=seed,
+            input_shape=self.plan_for(data_in.sample_shape).sample_shape, n_samples=n_samples,
             sample_budget=sample_budget(strategy) if budget is None or strategy is not None else budget,
         )
         fit_plan = plan_fit(self, data, capture=capture, jit_compile=self.jit_compile,

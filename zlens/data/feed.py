@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from zlens.data.chunked import ChunkedRows, is_chunked_array
+from zlens.data.chunked import ChunkedRows
 from zlens.data.epoch_order import EpochOrder
 from zlens.data.indexed import (
     count_samples,
@@ -23,7 +23,7 @@ from zlens.data.indexed import (
     row_gatherer,
 )
 from zlens.data.sources import DataSource
-from zlens.data.validate import check_sample_shape, check_samples, check_targets
+from zlens.data.training_input import TrainingInput, training_input
 from zlens.errors import DataError
 
 CONSISTENT_BATCH = 1024
@@ -75,37 +75,32 @@ def prepare_training_data(
     n_samples: int | None = None,
     sample_budget: int = 0,
 ) -> TrainingData:
-    """Validate `x` (and `y`) once and build the indexed training and consistent datasets.
+    """Build the indexed training and consistent datasets from `x` (and `y`).
 
-    `x` may be an array (N, ...), an unbatched dataset of samples (or of `(x, y)` pairs),
-    or batches already indexed as `(x, idx)` / `(x, y, idx)`, or a `DataSource` (`load_data`;
-    a lazy one, such as a large integer `.npy`, is converted batch by batch), or a Zarr array
-    (read a group of chunks at a time, shuffled chunk-wise: `ChunkedRows`). An in-memory
-    array (and no separate `y`) that fits `sample_budget` with its visiting order
+    `x` is a `TrainingInput` (`training_input(x, y)`: the data looked at and checked once), or
+    anything `training_input` takes: an array (N, ...), an unbatched dataset of samples (or of
+    `(x, y)` pairs), batches already indexed as `(x, idx)` / `(x, y, idx)` (`n_samples` spares
+    counting them), a `DataSource` (`load_data`; a lazy one, such as a large integer `.npy`, is
+    converted batch by batch), or a Zarr array (read a group of chunks at a time, shuffled
+    chunk-wise: `ChunkedRows`). `input_shape` is the model's sample shape, checked here. An
+    in-memory array (and no separate `y`) that fits `sample_budget` with its visiting order
     (`ORDER_BYTES_PER_SAMPLE`) is kept on the device: `train` then yields batches of positions
     only (see `TrainingData`). A memory-mapped array is read batch by batch from its file,
     never whole.
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise DataError(f"batch_size must be an integer >= 1; got {batch_size!r}.")
-    if isinstance(x, tf.data.Dataset):
-        if y is not None:
-            raise DataError("with a tf.data dataset, put the targets in the dataset as (x, y) pairs, not y=.")
-        return _from_dataset(x, batch_size, shuffle, seed, input_shape, n_samples)
-    if is_chunked_array(x):
-        x = DataSource(check_samples(x, expected_shape=input_shape), name="the Zarr array")
-    if isinstance(x, DataSource):
-        if x.chunked or x.lazy:  # read from disk batch by batch: the source is its own target
-            if y is not None:
-                raise DataError("a DataSource is its own target: pass y= only with an array x.")
-            if input_shape is not None:
-                check_sample_shape(x.x.shape, tuple(input_shape), x.name)
-            read = _from_chunked_source if x.chunked else _from_lazy_source
-            return read(x, batch_size, shuffle, seed)
-        x = x.x
-    x = check_samples(x, expected_shape=input_shape)
-    if y is not None:
-        y = check_targets(y, len(x))
+    data_in = training_input(x, y)
+    if input_shape is not None:
+        data_in.check_sample_shape(input_shape)
+    if data_in.dataset is not None:
+        return _from_dataset(data_in, batch_size, shuffle, seed, n_samples)
+    source = data_in.source
+    assert source is not None  # a TrainingInput holds a dataset or a source
+    if data_in.streamed:
+        read = _from_chunked_source if source.chunked else _from_lazy_source
+        return read(source, batch_size, shuffle, seed)
+    x, y = source.x, data_in.target
     gather_x = row_gatherer(x)  # one copy of x (none for a memory-mapped file) for every dataset
     gather_y = None if y is None else row_gatherer(y)
     shard = _gathered_shards(len(x), gather_x, gather_y, shuffle, seed)
@@ -117,27 +112,6 @@ def prepare_training_data(
                             shard=shard, batch_size=batch_size)
     target = None if y is None else tf.TensorSpec(y.shape[1:], tf.as_dtype(y.dtype))
     return TrainingData(train, consistent, len(x), x, shard=shard, batch_size=batch_size, target_spec=target)
-
-
-def sample_shape_of(x) -> tuple[int, ...]:
-    """One sample's shape in what a user passes to `fit`: an array (N, ...), a `DataSource`, a Zarr
-    array, or a dataset of samples, of `(x, y)` pairs, or of indexed batches.
-
-    Example:
-        >>> sample_shape_of(np.zeros((5, 28, 28)))
-        (28, 28)
-    """
-    if isinstance(x, tf.data.Dataset):
-        spec = x.element_spec
-        if _is_indexed_spec(spec):
-            return tuple(spec[0].shape[1:])
-        return tuple((spec[0] if isinstance(spec, tuple) else spec).shape)
-    if isinstance(x, DataSource):
-        return tuple(x.sample_shape)
-    shape = np.shape(x) if not is_chunked_array(x) else x.shape
-    if len(shape) < 2:
-        check_samples(x)  # raises the clear error for 0-D / 1-D input
-    return tuple(int(s) for s in shape[1:])
 
 
 def _from_lazy_source(source: DataSource, batch_size, shuffle, seed) -> TrainingData:
@@ -174,19 +148,14 @@ def _gathered_shards(n, gather_x, gather_y, shuffle, seed):
     return shard
 
 
-def _from_dataset(ds, batch_size, shuffle, seed, input_shape, n_samples) -> TrainingData:
+def _from_dataset(data_in: TrainingInput, batch_size, shuffle, seed, n_samples) -> TrainingData:
+    ds = data_in.dataset
+    assert ds is not None
     spec = ds.element_spec
-    if _is_indexed_spec(spec):
+    if data_in.indexed:
         n = n_samples if n_samples is not None else _count_indexed(ds)
         return TrainingData(ds, ds, n, batch_size=batch_size,
-                            target_spec=_per_sample(spec[1]) if len(spec) == 3 else None)
-    x_spec = spec[0] if isinstance(spec, tuple) else spec
-    if input_shape is not None and len(x_spec.shape) != len(input_shape):
-        raise DataError(
-            f"the dataset yields elements of shape {tuple(x_spec.shape)} but the model expects samples "
-            f"of shape {tuple(input_shape)}: pass an unbatched dataset of samples (zlens indexes, "
-            "shuffles and batches it), or one indexed with zlens.data.index_dataset."
-        )
+                            target_spec=tf.TensorSpec(spec[1].shape[1:], spec[1].dtype) if len(spec) == 3 else None)
     n = count_samples(ds)
     if n == 0:
         raise DataError("the dataset is empty: there are no samples to train on.")
@@ -197,23 +166,9 @@ def _from_dataset(ds, batch_size, shuffle, seed, input_shape, n_samples) -> Trai
         consistent = index_dataset(ds, max(batch, CONSISTENT_BATCH), shuffle=False, shard=(count, index))
         return train, consistent
 
-    target = _per_sample(spec[1], batched=False) if isinstance(spec, tuple) and len(spec) > 1 else None
+    target = tf.TensorSpec(spec[1].shape, spec[1].dtype) if data_in.target_shape is not None else None
     train, consistent = shard(batch_size)
     return TrainingData(train, consistent, n, shard=shard, batch_size=batch_size, target_spec=target)
-
-
-def _per_sample(spec: tf.TensorSpec, batched: bool = True) -> tf.TensorSpec:
-    """One target's spec from a dataset's (batched or per-sample) spec of targets."""
-    return tf.TensorSpec(spec.shape[1:] if batched else spec.shape, spec.dtype)
-
-
-def _is_indexed_spec(spec) -> bool:
-    return (
-        isinstance(spec, tuple)
-        and len(spec) in (2, 3)
-        and spec[-1].dtype.is_integer
-        and len(spec[-1].shape) == 1
-    )
 
 
 def _count_indexed(ds: tf.data.Dataset) -> int:

@@ -1,0 +1,109 @@
+"""`TrainingInput`: what a user passed to `fit` as data, looked at once.
+
+`zlens.fit`, `zlens.resume` and `TappedAutoencoder.fit` take arrays, memory-mapped arrays, Zarr
+arrays, `DataSource`s and `tf.data` datasets (of samples, of `(x, y)` pairs, or of batches
+already indexed). `training_input` decides which it is and checks it and its target, once;
+everything after reads the answer: the sample shape the model is built for, the shape of one
+target, and the source or dataset `prepare_training_data` feeds from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from zlens.data.chunked import is_chunked_array
+from zlens.data.data_source import DataSource
+from zlens.data.validate import check_sample_shape, check_samples, check_targets
+from zlens.errors import DataError
+
+
+@dataclass(frozen=True)
+class TrainingInput:
+    """Training data with its kind decided: exactly one of `source` and `dataset` is set.
+
+    Attributes:
+        sample_shape: one sample's shape.
+        source: samples held as an array (checked, float32), memory-mapped, in a Zarr array or a
+            lazy `.npy` (`DataSource.chunked` / `lazy`), or None for a dataset.
+        dataset: an unbatched `tf.data.Dataset` of samples or `(x, y)` pairs, or one indexed
+            with `zlens.data.index_dataset` (`indexed`), or None.
+        target: y (checked, one per sample) when it is given apart from the samples, else None.
+        target_shape: one target's shape where the target is not the input, else None.
+        indexed: the dataset yields batches `(x, idx)` / `(x, y, idx)` already.
+    """
+
+    sample_shape: tuple[int, ...]
+    source: DataSource | None = None
+    dataset: tf.data.Dataset | None = None
+    target: np.ndarray | None = None
+    target_shape: tuple[int, ...] | None = None
+    indexed: bool = False
+
+    @property
+    def streamed(self) -> bool:
+        """The samples are read from disk batch by batch (a Zarr array or a lazy `.npy`), never whole."""
+        return self.source is not None and (self.source.chunked or self.source.lazy)
+
+    def check_sample_shape(self, expected) -> None:
+        """Raise one clear `DataError` unless the samples fit a model built for `expected`."""
+        if self.source is not None:
+            name = "x" if self.source.name == "array" else self.source.name
+            check_sample_shape(tuple(self.source.x.shape), tuple(expected), name)
+        elif len(self.sample_shape) != len(expected):
+            raise DataError(
+                f"the dataset yields elements of shape {self.sample_shape} but the model expects samples "
+                f"of shape {tuple(expected)}: pass an unbatched dataset of samples (zlens indexes, "
+                "shuffles and batches it), or one indexed with zlens.data.index_dataset."
+            )
+
+
+def training_input(x, y=None) -> TrainingInput:
+    """Look at `x` (and `y`) once: which kind of data it is, checked (shape, dtype, NaN).
+
+    Example:
+        >>> training_input(np.zeros((5, 28, 28))).sample_shape
+        (28, 28)
+    """
+    if isinstance(x, TrainingInput):
+        return x
+    if isinstance(x, tf.data.Dataset):
+        if y is not None:
+            raise DataError("with a tf.data dataset, put the targets in the dataset as (x, y) pairs, not y=.")
+        return _dataset_input(x)
+    if is_chunked_array(x):
+        source = DataSource(check_samples(x), name="the Zarr array")
+    elif isinstance(x, DataSource):
+        source = x if x.chunked or x.lazy else DataSource(
+            check_samples(x.x), x.labels, name=x.name, scaled=x.scaled, original_dtype=x.original_dtype,
+            scale_factor=x.scale_factor)
+    else:
+        source = DataSource(check_samples(x))
+    if y is None:
+        return TrainingInput(source.sample_shape, source=source)
+    if source.chunked or source.lazy:  # read from disk batch by batch: the source is its own target
+        raise DataError("a DataSource is its own target: pass y= only with an array x.")
+    target = check_targets(y, source.n_samples)
+    return TrainingInput(source.sample_shape, source=source, target=target, target_shape=tuple(target.shape[1:]))
+
+
+def _dataset_input(ds: tf.data.Dataset) -> TrainingInput:
+    spec = ds.element_spec
+    if is_indexed_spec(spec):
+        target = tuple(spec[1].shape[1:]) if len(spec) == 3 else None
+        return TrainingInput(tuple(spec[0].shape[1:]), dataset=ds, target_shape=target, indexed=True)
+    x_spec = spec[0] if isinstance(spec, tuple) else spec
+    target = tuple(spec[1].shape) if isinstance(spec, tuple) and len(spec) > 1 else None
+    return TrainingInput(tuple(x_spec.shape), dataset=ds, target_shape=target)
+
+
+def is_indexed_spec(spec) -> bool:
+    """Whether a dataset's element spec is an indexed batch: `(x, idx)` or `(x, y, idx)`, idx an integer vector."""
+    return (
+        isinstance(spec, tuple)
+        and len(spec) in (2, 3)
+        and spec[-1].dtype.is_integer
+        and len(spec[-1].shape) == 1
+    )
