@@ -14,6 +14,7 @@ from zlens.report.analysis import read_epochs
 from zlens.report.colors import Coloring, add_label_legend, label_coloring
 from zlens.report.projection import Projection, check_method
 from zlens.report.sampling import MAX_FRAMES, count, draw_indices, spaced_epochs
+from zlens.store.run_directory import replace_durably
 
 FRAME_POINTS = 2000  # points per animation frame (a fixed random subset, the same samples in every frame)
 
@@ -107,14 +108,18 @@ def write_gif(frames: LatentFrames, path: str | Path, coloring: Coloring | None 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial.gif")
     writer = PillowWriter(fps=fps)
-    with writer.saving(fig, tmp, dpi=fig.dpi):
-        for f, epoch in enumerate(frames.epochs):
-            scatter.set_offsets(frames.points[f])
-            xmin, xmax, ymin, ymax = frame_limits(frames.points[f], frames.limits)
-            ax.set(xlim=(xmin, xmax), ylim=(ymin, ymax))
-            heading.set_text(f"{title}, epoch {epoch}  ({f + 1}/{len(frames.epochs)}; axes follow the points)")
-            writer.grab_frame()
-    tmp.replace(path)
+    try:
+        with writer.saving(fig, tmp, dpi=fig.dpi):
+            for f, epoch in enumerate(frames.epochs):
+                scatter.set_offsets(frames.points[f])
+                xmin, xmax, ymin, ymax = frame_limits(frames.points[f], frames.limits)
+                ax.set(xlim=(xmin, xmax), ylim=(ymin, ymax))
+                heading.set_text(f"{title}, epoch {epoch}  ({f + 1}/{len(frames.epochs)}; axes follow the points)")
+                writer.grab_frame()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    replace_durably(tmp, path)
     return path
 
 

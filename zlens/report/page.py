@@ -28,6 +28,7 @@ from zlens.report.colors import label_coloring
 from zlens.report.frames import FRAME_POINTS, frames_from_rows, latent_points, write_gif
 from zlens.report.projection import check_method
 from zlens.report.sampling import MAX_FRAMES, check_max_points, count, draw_indices, spaced_epochs
+from zlens.store.run_directory import atomic_write_text
 
 GIF_NAME = "latent_motion.gif"
 FPS = 4
@@ -67,13 +68,7 @@ def build_report(run_or_path, out_html: str | Path | None = None, *, epoch: int 
         raise ZlensError(f"{run.path} has no committed epoch yet: nothing to report.")
     kind = run.resolve_kind(kind)
     epoch = run.epochs[run.slot_of(epoch)]
-    if out_html is None:
-        if run.path is None:
-            raise ZlensError("this run lives in memory: pass out_html='report.html'.")
-        out_html = run.path / "report.html"
-    out_html = Path(out_html)
-    if not out_html.parent.is_dir():
-        raise ZlensError(f"cannot write {str(out_html)!r}: folder {str(out_html.parent)!r} does not exist.")
+    out_html = _page_path(run, out_html)
     warnings, method = _usable_method(method)
 
     coloring = label_coloring(run.labels, run.n_samples)
@@ -97,15 +92,30 @@ def build_report(run_or_path, out_html: str | Path | None = None, *, epoch: int 
     seconds = time.perf_counter() - started
     body.append(h.note(f"Built by zlens in {seconds:.1f} s. Numbers use all {count(run.n_samples)} samples "
                        "unless a note beside them says otherwise."))
+    atomic_write_text(out_html, _document(run, [b for b in body if b]))
+    return out_html
+
+
+def _page_path(run, out_html: str | Path | None) -> Path:
+    """Where the page goes: `out_html`, or RUN/report.html; its folder must exist."""
+    if out_html is None:
+        if run.path is None:
+            raise ZlensError("this run lives in memory: pass out_html='report.html'.")
+        out_html = run.path / "report.html"
+    out_html = Path(out_html)
+    if not out_html.parent.is_dir():
+        raise ZlensError(f"cannot write {str(out_html)!r}: folder {str(out_html.parent)!r} does not exist.")
+    return out_html
+
+
+def _document(run, body: list[str]) -> str:
+    """The whole HTML page around the report's sections: title, navigation to the sections
+    present, the run's header line."""
     nav = [(anchor, text) for anchor, text in NAV if any(f'<section id="{anchor}">' in b for b in body)]
     title = f"zlens report: {run.path.name if run.path else 'run'}"
     header = h.note(f"{run.path or 'in-memory run'} · status {run.status} · {count(run.n_samples)} samples · "
                     f"z of {len(run.epochs)} captured epochs ({', '.join(run.kinds)})")
-    document = h.page(title, nav, header, "".join(b for b in body if b), CSS, JS)
-    tmp = out_html.with_name(f".{out_html.name}.partial")
-    tmp.write_text(document, encoding="utf-8")
-    os.replace(tmp, out_html)
-    return out_html
+    return h.page(title, nav, header, "".join(body), CSS, JS)
 
 
 def _as_run(run_or_path):

@@ -147,42 +147,24 @@ class LatentStore:
             >>> s.taps
             {'z': (2,), 'recon_error': ()}
         """
-        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-            raise RunError(f"`n_samples` must be a positive int; got {n_samples!r}.")
-        n_samples = int(n_samples)
-        taps = check_taps(taps)
-        kinds = check_kinds(kinds)
-        dtype = np.dtype(dtype)
-        if dtype.kind not in "iuf":
-            raise RunError(f"`dtype` must be a numeric dtype such as 'float32'; got {dtype}.")
+        n_samples, taps, kinds, dtype = _checked_layout(n_samples, taps, kinds, dtype)
+        labels = None if labels is None else check_labels(labels, n_samples)
         if location is not None and not isinstance(location, Store):
-            path = Path(location)
-            if path.exists() and any(path.iterdir()) and not overwrite:
-                raise RunError(
-                    f"{str(path)!r} already exists and is not empty: reopen it with "
-                    "LatentStore.open(path, mode='r+'), or pass overwrite=True to replace it."
-                )
-        store = _as_store(location, create=True)
-        group = zarr.open_group(store, mode="w", zarr_format=3)
+            _check_free(Path(location), overwrite)
+        codecs = _codecs(location)
+        group = zarr.open_group(_as_store(location, create=True), mode="w", zarr_format=3)
         for kind in kinds:
             sub = group.create_group(kind)
             for name, row in taps.items():
-                sub.create_array(
-                    name,
-                    shape=(0, n_samples, *row),
-                    chunks=(1, rows_per_chunk(n_samples, row, dtype.itemsize), *row),
-                    dtype=dtype, **_codecs(location),
-                    dimension_names=("epoch", "sample", *(f"{name}_{i}" for i in range(len(row)))),
-                )
-        group.create_array("epochs", shape=(0,), chunks=(EPOCHS_CHUNK,), dtype="int64",
-                           dimension_names=("epoch",), **_codecs(location))
+                sub.create_array(name, shape=(0, n_samples, *row),
+                                 chunks=(1, rows_per_chunk(n_samples, row, dtype.itemsize), *row), dtype=dtype,
+                                 dimension_names=("epoch", "sample", *(f"{name}_{i}" for i in range(len(row)))),
+                                 **codecs)
+        group.create_array("epochs", shape=(0,), chunks=(EPOCHS_CHUNK,), dtype="int64", dimension_names=("epoch",),
+                           **codecs)
         if labels is not None:
-            labels = check_labels(labels, n_samples)
-            assert labels is not None
-            dt = str if labels.dtype.kind == "U" else labels.dtype
-            arr = group.create_array("labels", shape=labels.shape, dtype=dt, dimension_names=("sample",),
-                                     **_codecs(location))
-            arr[:] = labels
+            group.create_array("labels", shape=labels.shape, dtype=str if labels.dtype.kind == "U" else labels.dtype,
+                               dimension_names=("sample",), **codecs)[:] = labels
         # Root attributes last, in ONE write (`group.attrs.update` writes zarr.json once per key):
         # a store without them is not a zlens store yet.
         group.update_attributes({
@@ -516,3 +498,20 @@ class LatentStore:
     def __repr__(self) -> str:
         return (f"LatentStore(n_samples={self._n_samples}, taps={self._taps}, kinds={self._kinds}, "
                 f"epochs={self._epochs})")
+
+
+def _checked_layout(n_samples, taps, kinds, dtype) -> tuple[int, dict[str, tuple[int, ...]], list[str], np.dtype]:
+    """A new store's `(n_samples, taps, kinds, dtype)`, checked, or a `RunError` naming the bad one."""
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise RunError(f"`n_samples` must be a positive int; got {n_samples!r}.")
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iuf":
+        raise RunError(f"`dtype` must be a numeric dtype such as 'float32'; got {dtype}.")
+    return int(n_samples), check_taps(taps), check_kinds(kinds), dtype
+
+
+def _check_free(path: Path, overwrite: bool) -> None:
+    """Refuse to create a store over a non-empty folder unless `overwrite`."""
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise RunError(f"{str(path)!r} already exists and is not empty: reopen it with "
+                       "LatentStore.open(path, mode='r+'), or pass overwrite=True to replace it.")
