@@ -28,16 +28,8 @@ def train(args) -> int:
     if args.strategy != "multi-worker":  # (a worker's run directory is the chief's to check)
         RunDirectory.check_new(args.out, overwrite=args.overwrite)  # before the data and TensorFlow load
     buffer_budget = _buffer_budget(args)
-    from zlens.data import load_data
-
-    scale = "none" if args.no_scale else "auto"
-    load = {"path": _absolute(args.data), "label_column": args.label_column, "labels_path": _absolute(args.labels),
-            "key": args.key, "flatten": args.flatten, "scale": scale}
     model_file = _model_file(args.model)
-    source = load_data(**load)
-    target_load = None if args.target is None else \
-        {"path": _absolute(args.target), "key": args.target_key, "flatten": args.flatten, "scale": scale}
-    target = None if target_load is None else load_data(**target_load)
+    source, target, load, target_load = _training_data(args)
     imports = [str(Path(i).expanduser().absolute()) if i.endswith(".py") else i for i in args.imports]
     strategy = _strategy(args.strategy)  # before anything else touches TensorFlow's runtime
     import keras
@@ -71,6 +63,21 @@ def train(args) -> int:
     )
     _say_where(run, args.quiet)
     return 0
+
+
+def _training_data(args):
+    """`(source, target or None, load, target_load or None)`: the samples `zlens train` reads (and
+    its `--target`), with how each was loaded, recorded in the run so that a restart reloads them alike."""
+    from zlens.data import load_data
+
+    scale = "none" if args.no_scale else "auto"
+    load = {"path": _absolute(args.data), "label_column": args.label_column, "labels_path": _absolute(args.labels),
+            "key": args.key, "flatten": args.flatten, "scale": scale}
+    source = load_data(**load)
+    target_load = None if args.target is None else \
+        {"path": _absolute(args.target), "key": args.target_key, "flatten": args.flatten, "scale": scale}
+    target = None if target_load is None else load_data(**target_load)
+    return source, target, load, target_load
 
 
 def _strategy(name: str | None):

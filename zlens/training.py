@@ -159,26 +159,31 @@ def fit(
     config = _run_config(model, tapped, fit_plan, strategy, epochs=epochs, batch_size=batch_size, capture=capture,
                          encoding_dim=encoding_dim)
     preprocess = preprocessing_record(data.x, tapped.plan.sample_shape, _scale_factor(data_in, data_info))
-    row_shapes = tapped.plan.row_shapes
-    if run_dir is None or not fit_plan.placement.chief:
-        writer = RunWriter.in_memory(data.n_samples, row_shapes, fit_plan.kinds, labels,
-                                     chief=fit_plan.placement.chief)
-    else:
-        directory = RunDirectory.create(
-            run_dir, config=config, seed=seed, versions=versions(), overwrite=overwrite,
-            data={**fingerprint(data.x), **_target_fingerprint(data_in), "preprocess": preprocess,
-                  **(data_info or {})},
-        )
-        try:
-            writer = RunWriter.to_directory(directory, data.n_samples, row_shapes, fit_plan.kinds, labels)
-        except BaseException as err:
-            directory.set_status("failed", _failure_reason(err))
-            directory.release()
-            raise
+    record = {**fingerprint(data.x), **_target_fingerprint(data_in), "preprocess": preprocess, **(data_info or {})}
+    writer = _new_writer(run_dir, fit_plan, data.n_samples, tapped.plan.row_shapes, labels, config=config, seed=seed,
+                         data_record=record, overwrite=overwrite)
     run = _train(tapped, data, fit_plan, writer, epochs=epochs, initial_epoch=0, callbacks=callbacks,
                  verbose=verbose, validation_data=validation_data)
     run.preprocessing = preprocess
     return run
+
+
+def _new_writer(run_dir, fit_plan: FitPlan, n_samples: int, row_shapes, labels, *, config: dict[str, Any],
+                seed: int | None, data_record: dict[str, Any], overwrite: bool) -> RunWriter:
+    """Where a new run's epochs go: memory (no `run_dir`, or a worker that is not the chief), or a
+    new run directory recording `config`, `seed` and `data_record` (marked failed if its store
+    cannot be made)."""
+    chief = fit_plan.placement.chief
+    if run_dir is None or not chief:
+        return RunWriter.in_memory(n_samples, row_shapes, fit_plan.kinds, labels, chief=chief)
+    directory = RunDirectory.create(run_dir, config=config, seed=seed, versions=versions(), overwrite=overwrite,
+                                    data=data_record)
+    try:
+        return RunWriter.to_directory(directory, n_samples, row_shapes, fit_plan.kinds, labels)
+    except BaseException as err:
+        directory.set_status("failed", _failure_reason(err))
+        directory.release()
+        raise
 
 
 def _run_config(model, tapped: TappedAutoencoder, fit_plan: FitPlan, strategy, *, epochs: int, batch_size: int,

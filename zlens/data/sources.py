@@ -93,6 +93,14 @@ def load_data(
             labels, labels_name = (None if labels is None else np.asarray(labels)), f"{x_name} labels"
         return _to_source(x, labels, x_name, flatten, scale, x_name, labels_name)
     file = existing_file(path)
+    x, labels, x_name, labels_name = _read_file(file, label_column, key)
+    if labels_path is not None:
+        labels, labels_name = read_labels_file(labels_path)
+    return _to_source(x, labels, str(file), flatten, scale, x_name, labels_name)
+
+
+def _read_file(file: Path, label_column: str | None, key: str | None):
+    """`(x, labels or None, x's name, labels' name)` of a `.npy`, `.npz`, CSV or Parquet file, by its extension."""
     suffix = file.name.lower()
     is_table = suffix.endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
     if label_column is not None and not is_table:
@@ -100,16 +108,12 @@ def load_data(
     if key is not None and not suffix.endswith(".npz"):
         raise DataError(f"{file}: `key` applies to .npz archives only.")
     if suffix.endswith(".npy"):
-        x, labels, x_name, labels_name = read_npy(file), None, str(file), None
-    elif suffix.endswith(".npz"):
-        x, labels, x_name, labels_name = read_npz(file, key)
-    elif is_table:
-        x, labels, x_name, labels_name = read_table(file, label_column)
-    else:
-        raise DataError(f"{file}: unknown file type {file.suffix!r}; zlens reads {FORMATS}.")
-    if labels_path is not None:
-        labels, labels_name = read_labels_file(labels_path)
-    return _to_source(x, labels, str(file), flatten, scale, x_name, labels_name)
+        return read_npy(file), None, str(file), None
+    if suffix.endswith(".npz"):
+        return read_npz(file, key)
+    if is_table:
+        return read_table(file, label_column)
+    raise DataError(f"{file}: unknown file type {file.suffix!r}; zlens reads {FORMATS}.")
 
 
 def from_array(
