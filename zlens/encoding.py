@@ -15,10 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import tensorflow as tf
 
+from zlens.checks import check_count
 from zlens.data.file_rows import is_memory_mapped, read_rows, read_rows_into
 from zlens.data.sources import DataSource
 from zlens.data.validate import check_block, check_sample_shape, check_samples
-from zlens.errors import DataError, ModelError, ZlensError
+from zlens.errors import DataError, ModelError
 from zlens.staging import staged_blocks
 
 #: Bytes of the largest per-sample activation times rows that one automatic block may take.
@@ -133,8 +134,8 @@ def encode_block(fn, tensor: tf.Tensor, block, start: int, name: str = "x") -> n
 
 
 def _check_batch_size(batch_size) -> None:
-    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-        raise ZlensError(f"batch_size must be an integer >= 1 (or None for automatic); got {batch_size!r}.")
+    if batch_size is not None:
+        check_count("batch_size", batch_size, or_also="None for automatic")
 
 
 def auto_batch_size(encoder, sample_shape: tuple[int, ...] | None = None) -> int:

@@ -1,6 +1,7 @@
 """The values of zlens' options that more than one layer checks (library, CLI), in one place
 that imports nothing heavy, so the CLI can refuse a bad value before TensorFlow loads."""
 
+from zlens.checks import check_choice
 from zlens.kinds import CONSISTENT, IN_FLIGHT, KINDS
 
 #: What `capture=` (`zlens train --capture`) keeps: the kinds of z each choice captures.
@@ -31,9 +32,4 @@ NONFINITE_CHOICES = ("stop", "record")
 
 def check_nonfinite_choice(on_nonfinite: str) -> str:
     """`on_nonfinite` itself, or a `ZlensError` naming the choices."""
-    from zlens.errors import ZlensError
-
-    if on_nonfinite not in NONFINITE_CHOICES:
-        raise ZlensError(f"on_nonfinite must be one of {', '.join(map(repr, NONFINITE_CHOICES))}; "
-                         f"got {on_nonfinite!r}.")
-    return on_nonfinite
+    return check_choice("on_nonfinite", on_nonfinite, NONFINITE_CHOICES)

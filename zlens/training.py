@@ -21,6 +21,7 @@ import tensorflow as tf
 from zlens.capture.fit_plan import FitPlan, plan_fit, sample_budget
 from zlens.capture.tapped_autoencoder import TappedAutoencoder
 from zlens.capture.taps import LATENT, check_taps
+from zlens.checks import check_count
 from zlens.data.conform import preprocessing_record
 from zlens.data.feed import prepare_training_data
 from zlens.data.fingerprint import array_fingerprint
@@ -132,8 +133,7 @@ def fit(
         >>> run.z().shape, run.z(kind="consistent").shape
         ((1797, 2), (1797, 2))
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ZlensError(f"epochs must be an integer >= 1; got {epochs!r}.")
+    epochs = check_count("epochs", epochs)
     if memory_budget is not None:
         warnings.warn("zlens.fit: memory_budget= is now buffer_budget= (the bytes the tap buffers may take on the "
                       "device).", DeprecationWarning, stacklevel=2)

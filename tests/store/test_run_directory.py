@@ -128,7 +128,7 @@ def test_errors_name_the_problem_and_fix(tmp_path):
         run.record_epoch(1, {"loss": 1.0}, checkpoint=None)
     with pytest.raises(RunError, match="does not exist"):
         run.record_epoch(0, {"loss": 1.0}, checkpoint=run.checkpoint_path_for(0))
-    with pytest.raises(RunError, match="Status must be one of running, finished, failed"):
+    with pytest.raises(RunError, match="status must be one of running, finished, failed"):
         run.set_status("done")
     with pytest.raises(RunError, match=r"metrics\['model'\] = .*cannot be saved"):
         run.record_epoch(0, {"model": object()}, checkpoint=None)

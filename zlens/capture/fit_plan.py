@@ -16,9 +16,9 @@ import tensorflow as tf
 
 from zlens.capture.intercept import walk_layers
 from zlens.capture.recorder import choose_storage
+from zlens.checks import check_choice, check_count
 from zlens.data.feed import SAMPLE_BUDGET, TrainingData
 from zlens.distribute import Placement, placement
-from zlens.errors import ZlensError
 from zlens.options import CAPTURE_CHOICES, check_nonfinite_choice
 
 #: The most training steps one compiled call runs (no batch is ever lost; fewer Python round trips).
@@ -88,10 +88,9 @@ def plan_fit(
         >>> plan.kinds, plan.storage                                                     # doctest: +SKIP
         (('in-flight', 'consistent'), 'device')
     """
-    if capture is not None and capture not in CAPTURE_CHOICES:
-        raise ZlensError(f"capture must be one of {', '.join(CAPTURE_CHOICES)} or None; got {capture!r}.")
-    if isinstance(capture_every, bool) or not isinstance(capture_every, int) or capture_every < 1:
-        raise ZlensError(f"capture_every must be an integer >= 1; got {capture_every!r}.")
+    if capture is not None:
+        check_choice("capture", capture, CAPTURE_CHOICES, or_also="None")
+    capture_every = check_count("capture_every", capture_every)
     check_nonfinite_choice(on_nonfinite)
     kinds = CAPTURE_CHOICES[capture] if capture is not None else ()
     storage = choose_storage(tap_storage, data.n_samples, model.plan.row_shapes, kinds, buffer_budget)

@@ -19,6 +19,7 @@ import tensorflow as tf
 from zlens.capture.buffer import TapBuffer
 from zlens.capture.buffer_protocol import CaptureBuffer
 from zlens.capture.numpy_buffer import NumpyTapBuffer, block_rows
+from zlens.checks import check_choice
 from zlens.kinds import CONSISTENT, IN_FLIGHT
 from zlens.options import TAP_STORAGES
 
@@ -56,8 +57,7 @@ class LatentRecorder:
         scratch_dir: str | None = None,
         total: Callable[[list], list] | None = None,
     ) -> None:
-        if storage not in STORAGES:
-            raise ValueError(f"storage must be one of {', '.join(STORAGES)}; got {storage!r}.")
+        check_choice("storage", storage, STORAGES, error=ValueError)
         self.infer = infer
         self.row_shapes = dict(row_shapes)
         self.n_samples = int(n_samples)
@@ -160,10 +160,8 @@ def choose_storage(
     """
     from zlens.errors import ZlensError
 
-    if tap_storage in STORAGES:
-        return tap_storage
     if tap_storage != "auto":
-        raise ZlensError(f"tap_storage must be one of {', '.join(STORAGES)} or 'auto'; got {tap_storage!r}.")
+        return check_choice("tap_storage", tap_storage, STORAGES, or_also="'auto'")
     budget = DEFAULT_BUFFER_BUDGET if buffer_budget is None else buffer_budget
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
         raise ZlensError(f"buffer_budget must be a number of bytes >= 0; got {buffer_budget!r}.")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from zlens.checks import check_count
 from zlens.data.chunked import ChunkedRows
 from zlens.data.epoch_order import EpochOrder
 from zlens.data.indexed import (
@@ -88,8 +89,7 @@ def prepare_training_data(
     only (see `TrainingData`). A memory-mapped array is read batch by batch from its file,
     never whole.
     """
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise DataError(f"batch_size must be an integer >= 1; got {batch_size!r}.")
+    batch_size = check_count("batch_size", batch_size, error=DataError)
     data_in = training_input(x, y)
     if input_shape is not None:
         data_in.check_sample_shape(input_shape)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from zlens.checks import check_choice
 from zlens.errors import ZlensError
 from zlens.options import PROJECTION_METHODS
 
@@ -25,8 +26,7 @@ def check_method(method: str) -> str:
         'pca'
     """
     name = str(method).lower().replace("-", "")
-    if name not in METHODS:
-        raise ZlensError(f"projection method must be one of {', '.join(METHODS)}; got {method!r}.")
+    check_choice("projection method", name, METHODS)
     if name == "umap" and not umap_installed():
         raise ZlensError('method="umap" needs the optional package umap-learn: pip install "zlens[umap]" '
                          '(or use method="pca" or "tsne").')

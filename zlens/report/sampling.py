@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zlens.errors import ZlensError
+from zlens.checks import check_count
 
 DEFAULT_MAX_POINTS = 5000
 MAX_FRAMES = 50
@@ -53,6 +53,4 @@ def check_max_points(max_points: int | None) -> int | None:
     """`max_points` checked: a positive int, or None for "draw everything"."""
     if max_points is None:
         return None
-    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
-        raise ZlensError(f"`max_points` must be a positive int (or None to draw all points); got {max_points!r}.")
-    return int(max_points)
+    return check_count("max_points", max_points, or_also="None to draw all points")

@@ -16,6 +16,7 @@ from zarr.abc.store import Store
 from zarr.codecs import Crc32cCodec, ZstdCodec
 from zarr.storage import LocalStore, MemoryStore
 
+from zlens.checks import check_count
 from zlens.errors import RunError
 from zlens.labels import check_labels
 from zlens.store._checks import (
@@ -502,12 +503,11 @@ class LatentStore:
 
 def _checked_layout(n_samples, taps, kinds, dtype) -> tuple[int, dict[str, tuple[int, ...]], list[str], np.dtype]:
     """A new store's `(n_samples, taps, kinds, dtype)`, checked, or a `RunError` naming the bad one."""
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise RunError(f"`n_samples` must be a positive int; got {n_samples!r}.")
+    n_samples = check_count("n_samples", n_samples, error=RunError)
     dtype = np.dtype(dtype)
     if dtype.kind not in "iuf":
         raise RunError(f"`dtype` must be a numeric dtype such as 'float32'; got {dtype}.")
-    return int(n_samples), check_taps(taps), check_kinds(kinds), dtype
+    return n_samples, check_taps(taps), check_kinds(kinds), dtype
 
 
 def _check_free(path: Path, overwrite: bool) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from zlens.checks import check_choice
 from zlens.errors import RunError
 from zlens.store.run_lock import LOCK_NAME, RunLock
 
@@ -445,8 +446,7 @@ class RunDirectory:
         Example:
             >>> directory.set_status("failed", "loss became NaN at epoch 7")  # doctest: +SKIP
         """
-        if status not in STATUSES:
-            raise RunError(f"Status must be one of {', '.join(STATUSES)}; got {status!r}.")
+        check_choice("status", status, STATUSES, error=RunError)
         self._run_json["status"], self._run_json["reason"] = status, None if reason is None else str(reason)
         self._write()
 
