@@ -108,7 +108,8 @@ def fit(
         steps_per_execution: training steps per compiled call (no batch is ever lost); default
             up to 64, fewer Python round trips per epoch.
         overwrite: replace an existing, non-empty `run_dir`.
-        data_info: where the data came from (recorded in the run directory; the CLI sets it).
+        data_info: what to record of where the data came from, e.g. `{"source": "scans.npy"}`
+            (kept in run.json's `data`; the CLI records the file and how it was loaded).
         strategy: train on several devices or machines: "mirrored" (every local GPU),
             "multi-worker" (machines listed in `TF_CONFIG`; run the same call on each), or a
             `tf.distribute.Strategy`. The model is built and compiled under its scope (a model
