@@ -91,3 +91,22 @@ def test_in_memory_fit_raises_too_and_a_bad_choice_is_refused(x_small):
         zlens.fit("dense", x_small * 1e30, epochs=2, verbose=0)
     with pytest.raises(zlens.ZlensError, match="on_nonfinite must be one of stop, record; got 'ignore'"):
         zlens.fit("dense", x_small, epochs=1, verbose=0, on_nonfinite="ignore")
+
+
+def test_your_own_model_stopped_before_its_first_epoch_starts_again_when_you_pass_it(tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.random((80, 6)).astype("float32")
+
+    def own_model():
+        inputs = keras.Input((6,))
+        code = keras.layers.Dense(2, name="bottleneck")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(6)(code), name="mine")
+
+    with pytest.raises(NonFiniteError):
+        zlens.fit(own_model(), x * 1e30, epochs=2, run_dir=tmp_path / "own", seed=0, verbose=0)
+    with pytest.raises(zlens.RunError, match=r"its model was your own: pass it \(zlens.resume\(run_dir, x, model=...\)\)"):
+        zlens.resume(tmp_path / "own", x, verbose=0)
+    again = zlens.resume(tmp_path / "own", x, model=own_model(), verbose=0)
+    assert again.epochs == [0, 1] and again.status == "finished" and again.z().shape == (80, 2)
+    record = json.loads((tmp_path / "own" / "run.json").read_text())
+    assert record["config"]["latent"] == "bottleneck" and record["config"]["model"] == "mine"
