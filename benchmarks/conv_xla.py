@@ -1,5 +1,5 @@
 """Epoch time of `zlens.models.conv` with and without XLA, on this machine: why `jit_compile="auto"`
-leaves XLA off for convolutional models when there is no GPU (`zlens/training.py`, `_resolve_jit`).
+leaves XLA off for convolutional models when there is no GPU (`zlens/capture/fit_plan.py`, `resolve_jit`).
 
     python -m benchmarks.conv_xla [--n 3000] [--epochs 3]
 

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     import tensorflow as tf
 
     import zlens
-    from benchmarks.rows_zlens import planned_fit
+    from benchmarks.rows_zlens import memory_writer, planned_fit
 
     n = args.rows
     x = np.random.default_rng(0).random((n, FEATURES), dtype=np.float32)
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> None:
         "Adam instead of SGD": make_epoch(gather=False, scatter=False),
         "+ batch gather from resident samples": make_epoch(scatter=False),
         "+ z scatter (= zlens' step, hand loop)": make_epoch(),
-        "zlens TappedAutoencoder.fit (Keras loop)": lambda: planned_fit(model, data, epochs=1, capture=None,
-                                                                    callbacks=[]),
+        "zlens TappedAutoencoder.fit (Keras loop)": lambda: planned_fit(model, data, epochs=1, capture="in-flight",
+                                                                    writer=memory_writer(model, data), callbacks=[]),
     }
     times = {k: [] for k in rows}
     for fn in rows.values():

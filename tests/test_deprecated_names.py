@@ -28,3 +28,15 @@ def test_host_tap_buffer_is_numpy_tap_buffer():
     with pytest.warns(DeprecationWarning, match="HostTapBuffer is now NumpyTapBuffer"):
         old = zlens.capture.HostTapBuffer
     assert old is zlens.capture.NumpyTapBuffer
+
+
+def test_the_host_buffer_module_still_imports_with_a_warning():
+    import importlib
+    import sys
+
+    sys.modules.pop("zlens.capture.host_buffer", None)
+    with pytest.warns(DeprecationWarning, match="zlens.capture.host_buffer is now zlens.capture.numpy_buffer"):
+        module = importlib.import_module("zlens.capture.host_buffer")
+    from zlens.capture.numpy_buffer import NumpyTapBuffer
+
+    assert module.HostTapBuffer is NumpyTapBuffer

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zlens.capture.fit_plan import FitPlan, plan_fit, sample_budget
+from zlens.capture.fit_plan import FitPlan, check_capture_options, plan_fit, sample_budget
 from zlens.capture.tapped_autoencoder import TappedAutoencoder
 from zlens.capture.taps import LATENT, check_taps
 from zlens.checks import check_count
@@ -135,6 +135,7 @@ def fit(
         ((1797, 2), (1797, 2))
     """
     epochs = check_count("epochs", epochs)
+    check_capture_options(capture, capture_every, on_nonfinite, none_allowed=False)  # before any data is read
     if memory_budget is not None:
         warnings.warn("zlens.fit: memory_budget= is now buffer_budget= (the bytes the tap buffers may take on the "
                       "device).", DeprecationWarning, stacklevel=2)
@@ -160,7 +161,7 @@ def fit(
     config = _run_config(model, tapped, fit_plan, strategy, epochs=epochs, batch_size=batch_size, capture=capture,
                          encoding_dim=encoding_dim)
     preprocess = preprocessing_record(data.x, tapped.plan.sample_shape, _scale_factor(data_in, data_info))
-    record = {**fingerprint(data.x), **_target_fingerprint(data_in), "preprocess": preprocess, **(data_info or {})}
+    record = {**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess, **(data_info or {})}
     writer = _new_writer(run_dir, fit_plan, data.n_samples, tapped.plan.row_shapes, labels, config=config, seed=seed,
                          data_record=record, overwrite=overwrite)
     run = _train(tapped, data, fit_plan, writer, epochs=epochs, initial_epoch=0, callbacks=callbacks,
@@ -196,7 +197,7 @@ def _run_config(model, tapped: TappedAutoencoder, fit_plan: FitPlan, strategy, *
         "latent": tapped.latent, "taps": list(tapped.taps), "encoding_dim": encoding_dim,
         "epochs": epochs, "batch_size": batch_size, "capture": capture, "capture_every": fit_plan.capture_every,
         "optimizer": optimizer["config"], "optimizer_class": optimizer["class_name"],
-        "jit_compile": fit_plan.jit_compile, "steps_per_execution": fit_plan.steps_per_execution,
+        "jit_compile": tapped.jit_compile, "steps_per_execution": tapped.steps_per_execution,
         "strategy": _strategy_name(strategy), "replicas": fit_plan.placement.replicas,
         "workers": fit_plan.placement.workers, "tap_storage": fit_plan.storage, "on_nonfinite": fit_plan.on_nonfinite,
     }
@@ -294,14 +295,14 @@ def _resumed_data(directory: RunDirectory, tapped, x, y, strategy, *, check: boo
     if (y is None) != ("target" not in recorded):
         raise RunError(f"{run_dir} was trained {'on a target y' if y is None else 'with no target'}: "
                        f"resume it {'with the same y=' if y is None else 'without y='} (CLI: --target).")
-    data_in = training_input(x, y)
+    data_in = training_input(x, y, expected_shape=tapped.plan.sample_shape)  # the model is built: shape first
     data = prepare_training_data(data_in, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
                                  input_shape=tapped.plan.sample_shape, sample_budget=sample_budget(strategy))
     if check and recorded.get("sha256") and data.x is not None:
         now = fingerprint(data.x)
         if now["sha256"] != recorded["sha256"]:
             raise RunError(f"the data differs from the data {run_dir} was trained on (content hash mismatch).")
-        if y is not None and _target_fingerprint(data_in)["target"]["sha256"] != recorded["target"]["sha256"]:
+        if y is not None and _target_fingerprint(y)["target"]["sha256"] != recorded["target"]["sha256"]:
             raise RunError(f"the target y differs from the one {run_dir} was trained on (content hash mismatch).")
         if now.get("scale_factor") != recorded.get("scale_factor"):
             raise RunError(f"the data is scaled by {now.get('scale_factor')} but {run_dir} was trained on it "
@@ -397,9 +398,10 @@ def _compiled_optimizer(tapped: TappedAutoencoder):
     return getattr(inner, "optimizer", None) if inner.compiled else None
 
 
-def _target_fingerprint(data_in: TrainingInput) -> dict[str, Any]:
-    """The target's fingerprint, for a run trained on a target y given apart from x."""
-    return {} if data_in.target is None else {"target": array_fingerprint(data_in.target)}
+def _target_fingerprint(y) -> dict[str, Any]:
+    """The fingerprint of the target y as the user gave it (its own dtype), for a run trained on
+    a target given apart from x."""
+    return {} if y is None else {"target": array_fingerprint(np.asarray(y))}
 
 
 def _optimizer_for(optimizer, strategy):

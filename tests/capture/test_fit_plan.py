@@ -72,12 +72,14 @@ def test_the_model_trains_as_planned(x_small):
 
 def test_renamed_and_retired_fit_arguments_still_work_with_a_warning(x_small, tmp_path):
     model = _model(x_small)
-    with pytest.warns(DeprecationWarning, match="memory_budget= is now buffer_budget="):
+    with pytest.warns(DeprecationWarning, match="memory_budget= is now buffer_budget=") as warned:
         model.fit(x_small, epochs=1, batch_size=16, memory_budget=0, verbose=0)
     assert model._recorder.storage == "stream"  # the old name is honoured
+    assert warned[0].filename == __file__  # at the user's line, where Python shows it
     data = prepare_training_data(x_small, batch_size=16)
-    with pytest.warns(DeprecationWarning, match="a TrainingData as x is zlens' own plumbing"):
+    with pytest.warns(DeprecationWarning, match="a TrainingData as x is zlens' own plumbing") as warned:
         model.fit(data, epochs=1, verbose=0)
+    assert warned[0].filename == __file__
     assert model.run.z().shape == (101, 3)
     with pytest.warns(DeprecationWarning, match="resident_bytes= is zlens' own setting"):
         model.fit(x_small, epochs=1, batch_size=16, resident_bytes=0, verbose=0)
@@ -92,3 +94,28 @@ def test_a_compiled_choice_of_steps_per_call_is_kept(x_small):
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False, steps_per_execution=3)
     model.fit(x_small, epochs=1, batch_size=16, verbose=0)
     assert (model.jit_compile, model.steps_per_execution) == (False, 3)
+
+
+def test_a_bad_capture_is_refused_before_the_data_is_read_or_a_run_directory_made(x_small, tmp_path):
+    with pytest.raises(zlens.ZlensError, match="capture must be one of in-flight, consistent, both; got None"):
+        zlens.fit("dense", x_small, epochs=1, capture=None, run_dir=tmp_path / "run")
+    with pytest.raises(zlens.ZlensError, match="on_nonfinite must be one of stop, record"):
+        zlens.fit("dense", x_small, epochs=1, on_nonfinite="skip", run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_plan_says_what_keras_runs(x_small):
+    class NoXLA(keras.layers.Layer):  # a layer XLA cannot compile: Keras runs without XLA whatever is asked
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.supports_jit = False
+
+        def call(self, x):
+            return x
+
+    inputs = keras.Input((12,))
+    code = keras.layers.Dense(3, name="z")(NoXLA()(inputs))
+    model = zlens.TappedAutoencoder(keras.Model(inputs, keras.layers.Dense(12)(code)), sample_shape=(12,))
+    data = prepare_training_data(x_small, batch_size=16)
+    assert _plan(model, data, jit_compile=True).jit_compile is False
+    assert _plan(_model(x_small), data, jit_compile=True).jit_compile is True

@@ -189,3 +189,12 @@ def test_recon_error_asked_of_a_classifier_is_refused_in_one_line(x_784):
     with pytest.raises(ModelError, match=r"recon_error.*shapes differ.*leave 'recon_error' out") as err:
         zlens.fit(model, x_784, y=np.arange(203) % 3, taps=("z", "recon_error"), epochs=1)
     assert "\n" not in str(err.value)
+
+
+def test_a_refused_recon_error_leaves_no_run_directory_behind(x_784, tmp_path):
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(4, name="embedding"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ModelError, match="recon_error"):
+        zlens.fit(model, x_784, y=np.arange(203) % 3, taps=("z", "recon_error"), epochs=1, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused while planning, before anything is written

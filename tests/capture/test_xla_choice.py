@@ -1,7 +1,7 @@
 """`jit_compile="auto"`: XLA where it is faster on this machine, not where it is an order slower.
 
 On a CPU, XLA makes the dense models 2-3x faster per epoch but a convolutional one ~14x slower
-than TensorFlow's own kernels (training._resolve_jit has the figures), so "auto" turns it off
+than TensorFlow's own kernels (zlens/capture/fit_plan.py, resolve_jit, has the figures), so "auto" turns it off
 for a model with convolution layers when no GPU is there.
 """
 

@@ -1,6 +1,7 @@
 """`training_input`: the data a user hands to `fit` is looked at and checked once, and what
 follows (the model's build, the feed, the run's record) reads that one answer."""
 
+import json
 import re
 
 import numpy as np
@@ -72,3 +73,14 @@ def test_the_models_sample_shape_is_checked_against_the_data(x_small):
     ds = training_input(tf.data.Dataset.from_tensor_slices(x_small))
     with pytest.raises(zlens.DataError, match="pass an unbatched dataset of samples"):
         ds.check_sample_shape((3, 4))
+
+
+def test_a_target_is_recorded_as_given_and_a_run_resumes_on_it(x_small, tmp_path):
+    clean = x_small.astype(np.float64)  # a denoising autoencoder's clean targets, as a user holds them
+    noisy = x_small + np.float32(0.05)
+    zlens.fit("dense", noisy, clean, epochs=1, batch_size=32, encoding_dim=2, seed=0, verbose=0,
+              run_dir=tmp_path / "run")
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["data"]["target"]["dtype"] == "float64"  # fingerprinted as given: resumable alike
+    again = zlens.resume(tmp_path / "run", noisy, clean, epochs=2, verbose=0)
+    assert again.epochs == [0, 1]

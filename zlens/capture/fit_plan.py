@@ -88,12 +88,10 @@ def plan_fit(
         >>> plan.kinds, plan.storage                                                     # doctest: +SKIP
         (('in-flight', 'consistent'), 'device')
     """
-    if capture is not None:
-        check_choice("capture", capture, CAPTURE_CHOICES, or_also="None")
-    capture_every = check_count("capture_every", capture_every)
-    check_nonfinite_choice(on_nonfinite)
-    kinds = CAPTURE_CHOICES[capture] if capture is not None else ()
+    kinds = check_capture_options(capture, capture_every, on_nonfinite)
     storage = choose_storage(tap_storage, data.n_samples, model.plan.row_shapes, kinds, buffer_budget)
+    if kinds and data.target_spec is not None:
+        model.plan.check_target(data.target_spec.shape)  # recon_error needs a target shaped as the output
     if strategy is not None:
         # Keras' multi-replica step cannot be XLA-compiled as one function (variables on several
         # devices), nor run several steps per call (keras-team/keras#19246).
@@ -106,17 +104,38 @@ def plan_fit(
                    placement=placement(strategy), capture_every=capture_every, on_nonfinite=on_nonfinite)
 
 
+def check_capture_options(capture: str | None, capture_every: int = 1, on_nonfinite: str = "stop", *,
+                          none_allowed: bool = True) -> tuple[str, ...]:
+    """The kinds `capture` keeps (`()` for None), with `capture_every` and `on_nonfinite` checked:
+    what `plan_fit` checks, and the fits check first of all, before any data is read."""
+    if capture is not None or not none_allowed:
+        check_choice("capture", capture, CAPTURE_CHOICES, or_also="None" if none_allowed else None)
+    check_count("capture_every", capture_every)
+    check_nonfinite_choice(on_nonfinite)
+    return () if capture is None else tuple(CAPTURE_CHOICES[capture])
+
+
 def resolve_jit(model, jit_compile: bool | str) -> bool:
     """XLA unless asked otherwise, a layer cannot be compiled, or the model convolves on a machine
     without a GPU. On CPU, XLA makes dense models 2-3x faster (Keras' own "auto" turns it off
     there), but a convolutional one ~12-14x slower (`python -m benchmarks.conv_xla`: `zlens.models.conv`
     on 3,000 28x28 images, batch 128)."""
-    if jit_compile != "auto":
-        return bool(jit_compile)
-    layers = list(walk_layers(model))
-    if not all(layer.supports_jit for layer in layers):
+    if not jit_compile or not _keras_compiles_with_xla(model):
         return False
+    if jit_compile != "auto":
+        return True
+    layers = list(walk_layers(model))
     return bool(tf.config.list_physical_devices("GPU")) or not any(isinstance(layer, CONVOLUTIONS) for layer in layers)
+
+
+def _keras_compiles_with_xla(model) -> bool:
+    """Whether Keras would run `model` with XLA when asked (it refuses for a layer that does not
+    support it, with op determinism on, or on a Mac GPU), so the plan says what really runs."""
+    try:
+        from keras.src.trainers.trainer import model_supports_jit
+    except ImportError:  # a Keras that moved it: the layers' own flags are the main rule
+        return all(layer.supports_jit for layer in walk_layers(model))
+    return bool(model_supports_jit(model))
 
 
 def sample_budget(strategy: tf.distribute.Strategy | None) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from zlens.capture.callback import CaptureCallback
-from zlens.capture.fit_plan import FitPlan, plan_fit, sample_budget
+from zlens.capture.fit_plan import FitPlan, check_capture_options, plan_fit, sample_budget
 from zlens.capture.intercept import catch_outputs
 from zlens.capture.latent_encoder import LatentEncoder
 from zlens.capture.recorder import IN_FLIGHT, LatentRecorder
@@ -324,11 +324,14 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         if steps_per_epoch is not None:
             raise ZlensError("steps_per_epoch is not supported: every sample must pass once per epoch "
                              "for a complete z.")
+        check_capture_options(capture, capture_every, on_nonfinite)  # before any data is read
         buffer_budget, budget, writer = _deprecated_fit_arguments(kwargs, buffer_budget)
         strategy = self._replica_strategy()
         if isinstance(x, TrainingData):
-            _warn_deprecated("a TrainingData as x is zlens' own plumbing and will go; pass the samples")
-        data_in = None if isinstance(x, TrainingData) else training_input(x, y)
+            _warn_deprecated("a TrainingData as x is zlens' own plumbing and will go; pass the samples", stacklevel=3)
+        built = self._capture.plan
+        data_in = None if isinstance(x, TrainingData) else training_input(
+            x, y, expected_shape=None if built is None else built.sample_shape)
         data = x if data_in is None else prepare_training_data(
             data_in, batch_size=batch_size or 32, shuffle=shuffle, seed=seed,
             input_shape=self.plan_for(data_in.sample_shape).sample_shape, n_samples=n_samples,
@@ -395,8 +398,6 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
                 self.train_function = None  # retrace: the step no longer scatters
             return
         plan = self.plan
-        if data.target_spec is not None:
-            plan.check_target(data.target_spec.shape)
         rec = self._capture.recorder
         if (rec is None or rec.n_samples != data.n_samples or rec.kinds != fit_plan.kinds
                 or rec.storage != fit_plan.storage):
@@ -450,17 +451,21 @@ def _deprecated_fit_arguments(kwargs: dict, buffer_budget: int | None) -> tuple[
     `memory_budget` (now `buffer_budget`), `resident_bytes` and `writer` (zlens' own plumbing).
     Returns `(buffer_budget, resident_bytes or None, writer or None)`."""
     if "memory_budget" in kwargs:
-        _warn_deprecated("memory_budget= is now buffer_budget= (the bytes the tap buffers may take on the device)")
+        _warn_deprecated("memory_budget= is now buffer_budget= (the bytes the tap buffers may take on the device)",
+                         stacklevel=4)
         old = kwargs.pop("memory_budget")
         buffer_budget = old if buffer_budget is None else buffer_budget
     resident = kwargs.pop("resident_bytes", None)
     if resident is not None:
-        _warn_deprecated("resident_bytes= is zlens' own setting (samples held on the device, 2 GiB) and will go")
+        _warn_deprecated("resident_bytes= is zlens' own setting (samples held on the device, 2 GiB) and will go",
+                         stacklevel=4)
     writer = kwargs.pop("writer", None)
     if writer is not None:
-        _warn_deprecated("writer= is zlens' own plumbing and will go; use zlens.fit(..., run_dir=) to write a run")
+        _warn_deprecated("writer= is zlens' own plumbing and will go; use zlens.fit(..., run_dir=) to write a run",
+                         stacklevel=4)
     return buffer_budget, resident, writer
 
 
-def _warn_deprecated(what: str) -> None:
-    warnings.warn(f"TappedAutoencoder.fit: {what}.", DeprecationWarning, stacklevel=3)
+def _warn_deprecated(what: str, *, stacklevel: int) -> None:
+    """Warn at the user's call of `fit` (`stacklevel` counts the frames from here to it)."""
+    warnings.warn(f"TappedAutoencoder.fit: {what}.", DeprecationWarning, stacklevel=stacklevel)

@@ -60,8 +60,12 @@ class TrainingInput:
             )
 
 
-def training_input(x, y=None) -> TrainingInput:
+def training_input(x, y=None, *, expected_shape=None) -> TrainingInput:
     """Look at `x` (and `y`) once: which kind of data it is, checked (shape, dtype, NaN).
+
+    `expected_shape`, a built model's sample shape, is checked before the values are read (a
+    wrong shape is named at once, not after a scan of a large file); `prepare_training_data`
+    checks it otherwise.
 
     Example:
         >>> training_input(np.zeros((5, 28, 28))).sample_shape
@@ -74,13 +78,13 @@ def training_input(x, y=None) -> TrainingInput:
             raise DataError("with a tf.data dataset, put the targets in the dataset as (x, y) pairs, not y=.")
         return _dataset_input(x)
     if is_chunked_array(x):
-        source = DataSource(check_samples(x), name="the Zarr array")
+        source = DataSource(check_samples(x, expected_shape=expected_shape), name="the Zarr array")
     elif isinstance(x, DataSource):
         source = x if x.chunked or x.lazy else DataSource(
-            check_samples(x.x), x.labels, name=x.name, scaled=x.scaled, original_dtype=x.original_dtype,
-            scale_factor=x.scale_factor)
+            check_samples(x.x, expected_shape=expected_shape), x.labels, name=x.name, scaled=x.scaled,
+            original_dtype=x.original_dtype, scale_factor=x.scale_factor)
     else:
-        source = DataSource(check_samples(x))
+        source = DataSource(check_samples(x, expected_shape=expected_shape))
     if y is None:
         return TrainingInput(source.sample_shape, source=source)
     if source.chunked or source.lazy:  # read from disk batch by batch: the source is its own target

@@ -26,7 +26,8 @@ def check_method(method: str) -> str:
         'pca'
     """
     name = str(method).lower().replace("-", "")
-    check_choice("projection method", name, METHODS)
+    if name not in METHODS:
+        check_choice("projection method", method, METHODS)  # names the value as given
     if name == "umap" and not umap_installed():
         raise ZlensError('method="umap" needs the optional package umap-learn: pip install "zlens[umap]" '
                          '(or use method="pca" or "tsne").')
