@@ -50,8 +50,7 @@ class TrainingInput:
     def check_sample_shape(self, expected) -> None:
         """Raise one clear `DataError` unless the samples fit a model built for `expected`."""
         if self.source is not None:
-            name = "x" if self.source.name == "array" else self.source.name
-            check_sample_shape(tuple(self.source.x.shape), tuple(expected), name)
+            check_sample_shape(tuple(self.source.x.shape), tuple(expected), self.source.name)
         elif len(self.sample_shape) != len(expected):
             raise DataError(
                 f"the dataset yields elements of shape {self.sample_shape} but the model expects samples "
@@ -84,7 +83,7 @@ def training_input(x, y=None, *, expected_shape=None) -> TrainingInput:
             check_samples(x.x, expected_shape=expected_shape), x.labels, name=x.name, scaled=x.scaled,
             original_dtype=x.original_dtype, scale_factor=x.scale_factor)
     else:
-        source = DataSource(check_samples(x, expected_shape=expected_shape))
+        source = DataSource(check_samples(x, expected_shape=expected_shape), name="x")  # errors say `x`
     if y is None:
         return TrainingInput(source.sample_shape, source=source)
     if source.chunked or source.lazy:  # read from disk batch by batch: the source is its own target
