@@ -81,8 +81,11 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
         check_sample_shape(x.x.shape, tuple(encoder.input_shape[1:]), x.name)
         read_into = reads_into(x)
     else:
-        check_samples(x[:1] if hasattr(x, "shape") and len(getattr(x, "shape", ())) > 1 else x,
-                      expected_shape=encoder.input_shape[1:])
+        if hasattr(x, "shape") and len(x.shape) > 1:  # the whole array's shape named, then one row's values read
+            check_sample_shape(tuple(x.shape), tuple(encoder.input_shape[1:]), "x")
+            check_samples(x[:1])
+        else:
+            check_samples(x, expected_shape=encoder.input_shape[1:])
         x = x if hasattr(x, "shape") else np.asarray(x)
         n, rows = int(x.shape[0]), lambda start, stop: read_rows(x, start, stop)  # a memory map (or store) is read
         sample_shape = tuple(int(d) for d in x.shape[1:])
@@ -215,11 +218,7 @@ def encode_to_file(model, source, out, *, batch_size: int | None = None, progres
     _check_batch_size(batch_size)
     batch_size = batch_size or auto_batch_size(encoder, tuple(source.sample_shape))
     expected = tuple(encoder.input_shape[1:])
-    if tuple(source.sample_shape) != expected:
-        raise ModelError(
-            f"{source.name} has samples of shape {tuple(source.sample_shape)} but the model encodes "
-            f"samples of shape {expected}" + (" (try --flatten)" if len(source.sample_shape) > len(expected) else ".")
-        )
+    check_sample_shape(tuple(source.x.shape), expected, source.name)
     d = tuple(encoder.output_shape[1:])
     # Three stages in flight: block k+1 is read and staged and block k-1's z written (threads:
     # file I/O and NumPy release the GIL) while TensorFlow encodes and checks block k. Order is

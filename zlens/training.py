@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from zlens.capture.fit_plan import FitPlan, check_capture_options, plan_fit, sample_budget
 from zlens.capture.tapped_autoencoder import TappedAutoencoder
-from zlens.capture.taps import LATENT, check_taps
+from zlens.capture.taps import LATENT, check_taps, known_sample_shape
 from zlens.checks import check_count
 from zlens.data.conform import preprocessing_record
 from zlens.data.feed import prepare_training_data
@@ -437,6 +437,9 @@ def _tapped(model, data_in: TrainingInput, *, latent, encoding_dim, taps) -> Tap
     from zlens import models
 
     shape = data_in.sample_shape
+    known = known_sample_shape(model) if isinstance(model, keras.Model) else None
+    if known is not None:
+        data_in.check_sample_shape(known)  # named with the array's own shape, before the model is wrapped
     if isinstance(model, str):
         return TappedAutoencoder(models.build(model, shape, encoding_dim), taps=taps or DEFAULT_TAPS,
                                  sample_shape=shape)

@@ -14,7 +14,8 @@ from zlens.errors import DataError, ModelError
         (np.zeros((0, 12), "float32"), "is empty"),
         (np.full((5, 12), np.nan, "float32"), "NaN or Inf"),
         (np.array([[0.0] * 12, [np.inf] + [0.0] * 11], "float32"), "first at sample 1"),
-        (np.zeros((5, 8, 8), "float32"), "expects samples of shape (N, 12)"),
+        (np.zeros((5, 8, 8), "float32"), "samples of shape (8, 8) (array shape (5, 8, 8)) but the model expects "
+                                          "samples of shape (12,). Flatten images"),
         (np.array([["a"] * 12]), "must be numeric"),
     ],
 )
@@ -68,7 +69,8 @@ def test_encode_names_the_first_bad_sample_across_blocks():
     x[37, 3] = np.inf
     with pytest.raises(DataError, match="first at sample 37"):
         zlens.encode(model, x, batch_size=16)
-    with pytest.raises(DataError, match=r"expects samples of shape \(N, 12\)"):
+    with pytest.raises(DataError, match=r"samples of shape \(13,\) \(array shape \(5, 13\)\) but the model expects "
+                                        r"samples of shape \(12,\)\.$"):
         zlens.encode(model, np.zeros((5, 13), "float32"))
     import tensorflow as tf
 
@@ -88,3 +90,22 @@ def test_encode_to_file_names_the_first_bad_sample_and_leaves_no_output(tmp_path
     with pytest.raises(DataError, match="NaN or Inf .first at sample 41"):
         encode_to_file(model, source, tmp_path / "z.npy", batch_size=16)
     assert not (tmp_path / "z.npy").exists() and list(tmp_path.iterdir()) == [tmp_path / "x.npy"]
+
+
+def test_a_shape_error_names_the_sample_shape_and_the_arrays_own_shape():
+    """The forum case: a (1797, 10) slice of the digits names (1797, 10), not the first row's (1, 10)."""
+    model = zlens.TappedAutoencoder(zlens.models.dense(64, 2))
+    with pytest.raises(DataError) as err:
+        zlens.encode(model, np.zeros((1797, 64), "float32")[:, :10])
+    assert str(err.value) == ("`x` has samples of shape (10,) (array shape (1797, 10)) but the model expects samples "
+                              "of shape (64,).")
+
+
+def test_images_without_their_channel_axis_are_told_how_to_add_it():
+    import keras
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2, name="z"),
+                              keras.layers.Dense(64), keras.layers.Reshape((8, 8, 1))])
+    with pytest.raises(DataError, match=r"samples of shape \(8, 8\) \(array shape \(5, 8, 8\)\) but the model "
+                                        r"expects samples of shape \(8, 8, 1\)\. Add the channel axis: x\[\.\.\., None\]"):
+        zlens.encode(zlens.TappedAutoencoder(model), np.zeros((5, 8, 8), "float32"))

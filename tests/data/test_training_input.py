@@ -68,7 +68,8 @@ def test_bad_data_is_named_before_anything_is_built(x, y, message):
 
 
 def test_the_models_sample_shape_is_checked_against_the_data(x_small):
-    with pytest.raises(zlens.DataError, match=r"`x` has shape \(101, 12\) but the model expects samples of shape"):
+    with pytest.raises(zlens.DataError, match=r"`x` has samples of shape \(12,\) \(array shape \(101, 12\)\) "
+                                              r"but the model expects samples of shape \(13,\)"):
         training_input(x_small).check_sample_shape((13,))
     ds = training_input(tf.data.Dataset.from_tensor_slices(x_small))
     with pytest.raises(zlens.DataError, match="pass an unbatched dataset of samples"):

@@ -20,6 +20,7 @@ import numpy as np
 from keras import ops
 
 from zlens.capture.intercept import catch_outputs, walk_layers
+from zlens.data.validate import sample_shape_mismatch
 from zlens.errors import DataError, ModelError
 
 LATENT = "z"
@@ -152,22 +153,25 @@ class TapPlan:
         return source.value(caught)
 
 
-def _sample_shape(model: keras.Model, sample_shape) -> tuple[int, ...]:
-    """The samples' shape: `sample_shape` (checked against the model's input where it has one),
-    or the model's own input shape."""
+def known_sample_shape(model: keras.Model) -> tuple[int | None, ...] | None:
+    """One sample's shape as the model's input declares it (None for a size left free), or None
+    for a model not built yet (it is built from the data)."""
     try:
         known = model.input_shape
     except (AttributeError, ValueError):
-        known = None
-    known = tuple(known[1:]) if isinstance(known, tuple) else None
+        return None
+    return tuple(known[1:]) if isinstance(known, tuple) else None
+
+
+def _sample_shape(model: keras.Model, sample_shape) -> tuple[int, ...]:
+    """The samples' shape: `sample_shape` (checked against the model's input where it has one),
+    or the model's own input shape."""
+    known = known_sample_shape(model)
     if sample_shape is not None:
         sample_shape = tuple(int(s) for s in sample_shape)
-        if known is not None and (len(known) != len(sample_shape)
-                                  or any(k is not None and k != s for k, s in zip(known, sample_shape, strict=True))):
-            want = "(N, " + ", ".join("?" if k is None else str(k) for k in known) + ")"
-            raise DataError(f"`x` has samples of shape {sample_shape} but the model expects samples of shape {want}."
-                            + (" Flatten images for a dense model: x.reshape(len(x), -1)."
-                               if len(sample_shape) > len(known) else ""))
+        mismatch = None if known is None else sample_shape_mismatch(sample_shape, known, "x")
+        if mismatch is not None:
+            raise DataError(mismatch)
         return sample_shape
     if known is None or any(s is None for s in known):
         raise ModelError(

@@ -100,15 +100,44 @@ def check_block(block: np.ndarray, start: int, *, name: str = "x", dtype=np.floa
 
 def check_sample_shape(shape: tuple, expected: tuple, name: str) -> None:
     """Raise one clear `DataError` unless samples of array shape `shape` match `expected` (None: any size)."""
-    sample = shape[1:]
-    if len(sample) != len(expected) or any(
-        e is not None and e != s for s, e in zip(sample, expected, strict=True)
-    ):
-        want = "(N, " + ", ".join("?" if e is None else str(e) for e in expected) + ")"
-        raise DataError(
-            f"`{name}` has shape {shape} but the model expects samples of shape {want}."
-            + (" Flatten images for a dense model: x.reshape(len(x), -1)." if len(sample) > len(expected) else "")
-        )
+    message = sample_shape_mismatch(tuple(shape[1:]), tuple(expected), name, array_shape=tuple(shape))
+    if message is not None:
+        raise DataError(message)
+
+
+def sample_shape_mismatch(sample: tuple, expected: tuple, name: str, *, array_shape: tuple | None = None) -> str | None:
+    """The one message for samples of shape `sample` given to a model expecting `expected` (None:
+    any size), or None when they match. It names both sample shapes (never N inside one), the
+    array's own shape when known, and the fix where there is one: flatten images for a dense
+    model, or add the channel axis a model built for `(H, W, 1)` expects.
+
+    Example:
+        >>> sample_shape_mismatch((8, 8), (64,), "x", array_shape=(5, 8, 8))
+        '`x` has samples of shape (8, 8) (array shape (5, 8, 8)) but the model expects samples of shape (64,). Flatten images for a dense model: x.reshape(len(x), -1) (CLI: --flatten).'
+    """
+    if len(sample) == len(expected) and all(e is None or e == s for s, e in zip(sample, expected, strict=True)):
+        return None
+    want = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ("," if len(expected) == 1 else "") + ")"
+    array = "" if array_shape is None else f" (array shape {tuple(array_shape)})"
+    message = f"`{name}` has samples of shape {tuple(sample)}{array} but the model expects samples of shape {want}."
+    if channel_axis_missing(sample, expected):
+        message += " Add the channel axis: x[..., None] (CLI: --channels-last)."
+    elif len(sample) > len(expected):
+        message += " Flatten images for a dense model: x.reshape(len(x), -1) (CLI: --flatten)."
+    return message
+
+
+def channel_axis_missing(sample: tuple, expected: tuple) -> bool:
+    """Whether samples of shape `sample` are images `(H, W)` for a model expecting `(H, W, 1)`:
+    they take a trailing channel axis of size 1 and nothing else.
+
+    Example:
+        >>> channel_axis_missing((8, 8), (8, 8, 1)), channel_axis_missing((8, 8), (8, 8, 3))
+        (True, False)
+    """
+    if len(expected) != len(sample) + 1 or expected[-1] != 1:
+        return False
+    return all(e is None or e == s for s, e in zip(sample, expected[:-1], strict=True))
 
 
 def _check_finite(arr: np.ndarray, name: str, offset: int = 0) -> None:
