@@ -107,5 +107,6 @@ def test_images_without_their_channel_axis_are_told_how_to_add_it():
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2, name="z"),
                               keras.layers.Dense(64), keras.layers.Reshape((8, 8, 1))])
     with pytest.raises(DataError, match=r"samples of shape \(8, 8\) \(array shape \(5, 8, 8\)\) but the model "
-                                        r"expects samples of shape \(8, 8, 1\)\. Add the channel axis: x\[\.\.\., None\]"):
+                                        r"expects samples of shape \(8, 8, 1\)\. "
+                                        r"Add the channel axis: x\[\.\.\., None\]"):
         zlens.encode(zlens.TappedAutoencoder(model), np.zeros((5, 8, 8), "float32"))

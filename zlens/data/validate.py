@@ -112,8 +112,10 @@ def sample_shape_mismatch(sample: tuple, expected: tuple, name: str, *, array_sh
     model, or add the channel axis a model built for `(H, W, 1)` expects.
 
     Example:
-        >>> sample_shape_mismatch((8, 8), (64,), "x", array_shape=(5, 8, 8))
-        '`x` has samples of shape (8, 8) (array shape (5, 8, 8)) but the model expects samples of shape (64,). Flatten images for a dense model: x.reshape(len(x), -1) (CLI: --flatten).'
+        >>> sample_shape_mismatch((8, 8), (64,), "x", array_shape=(5, 8, 8))[:88]
+        '`x` has samples of shape (8, 8) (array shape (5, 8, 8)) but the model expects samples of'
+        >>> sample_shape_mismatch((64,), (None,), "x") is None
+        True
     """
     if len(sample) == len(expected) and all(e is None or e == s for s, e in zip(sample, expected, strict=True)):
         return None
