@@ -53,6 +53,7 @@ def fit(
     capture: str = "in-flight",
     taps: Sequence[str] | None = None,
     labels=None,
+    index: str | int | None = None,
     seed: int | None = None,
     run_dir: str | Path | None = None,
     optimizer=None,
@@ -81,9 +82,16 @@ def fit(
             see `TappedAutoencoder` for where z is found, or name it with `latent`), an
             `(encoder, decoder)` pair of Keras models, or a `TappedAutoencoder`. A model you
             compiled keeps its optimizer and loss.
-        x: samples (N, features) or (N, H, W[, C]), an array or memory-mapped array, an
-            unbatched `tf.data.Dataset` of samples, or a `zlens.data.DataSource` (from
-            `load_data`: a large integer `.npy` stays mapped and is scaled batch by batch).
+        x: samples (N, features) or (N, H, W[, C]), an array or memory-mapped array, a
+            `tf.data.Dataset`, or a `zlens.data.DataSource` (from `load_data`: a large integer
+            `.npy` stays mapped and is scaled batch by batch). A dataset is taken as you built it,
+            batched or not (zlens unbatches it and batches it by `batch_size`), its elements
+            read as Keras reads them: `x`, `(x,)` or `(x, y)` (y the target), or a dict whose
+            key "x" (or its one other key) holds the samples and "y" the target; sample
+            weights are refused. Without `index`, its order must be the same on every pass
+            (zlens numbers its elements 0..N-1 and shuffles them itself): a `.shuffle()`, a
+            `deterministic=False` map or interleave, `Dataset.random` are refused in one line,
+            found in its graph or, as a backstop, in its first elements read twice.
         y: the target, when it is not `x`: clean samples for a denoising autoencoder trained on
             noisy `x`, or class labels for a classifier (z is then a layer of the model you
             name with `latent`). z is always the latent of `x`, what went in.
@@ -92,7 +100,16 @@ def fit(
         capture: "in-flight" (free, from the training pass), "consistent" (an inference pass
             with each epoch's final weights) or "both" (and their drift per epoch).
         taps: what to capture (default `("z", "recon_error")`): "z", "recon_error", layer names.
-        labels: one label per sample, kept with the latents (for plots and exports).
+        labels: one label per sample, kept with the latents (for plots and exports); for a
+            dataset, also the key (`labels="label"`) or position (`labels=1`) of its elements
+            that holds them: taken out before training (never trained on), row i = element i
+            (or the element whose index is i).
+        index: for a dataset that carries its own sample index: the key (`index="idx"`) or
+            position (`index=0` after `ds.enumerate()`) of an integer holding each of 0..N-1
+            once per pass. Its elements may then come in any order, shuffled, augmented or
+            interleaved by your own pipeline (zlens batches them as they come, without
+            shuffling again): row i of z is the element whose index is i, N is the index's
+            count, and every epoch is checked to hold each index exactly once.
         seed: seeds weights (models built by name), shuffling and sampling, for identical z.
         run_dir: a folder to write the run to (crash-safe, resumable); in memory if None.
         optimizer: a Keras optimizer (default: your model's own if you compiled it, else Adam,
@@ -143,14 +160,14 @@ def fit(
     strategy = resolve_strategy(strategy)
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    data_in = training_input(x, y)
+    data_in = training_input(x, y, labels=labels, index=index)
     with _scope(strategy):
         tapped = _tapped(model, data_in, latent=latent, encoding_dim=encoding_dim, taps=taps)
         if strategy is not None:
             check_built_under(tapped, strategy)
         data = prepare_training_data(data_in, batch_size=batch_size, seed=seed, input_shape=tapped.plan.sample_shape,
                                      sample_budget=sample_budget(strategy))
-        labels = check_labels(labels, data.n_samples)
+        labels = check_labels(data_in.labels if data_in.labels is not None else labels, data.n_samples)
         fit_plan = plan_fit(tapped, data, capture=capture, jit_compile=jit_compile,
                             steps_per_execution=steps_per_execution, strategy=strategy, tap_storage=tap_storage,
                             buffer_budget=buffer_budget, capture_every=capture_every, on_nonfinite=on_nonfinite)

@@ -1,0 +1,132 @@
+"""What a `tf.data` pipeline does, read from its graph: whether it yields batches, and which of
+its ops give another order on every pass (a shuffle, a non-deterministic map or interleave).
+
+The one module that reads TensorFlow's private `Dataset._as_serialized_graph` (tf.data has no
+public way to look inside a pipeline); `tests/data/test_datasets.py` pins what it relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+#: Ops that put elements into batches (one level of batching each).
+BATCH_OPS = frozenset({"BatchDataset", "BatchDatasetV2", "PaddedBatchDataset", "PaddedBatchDatasetV2",
+                       "ParallelBatchDataset", "DenseToSparseBatchDataset", "RaggedBatchDataset"})
+UNBATCH_OPS = frozenset({"UnbatchDataset", "ExperimentalUnbatchDataset"})
+#: Ops whose elements are those of the datasets their function returns (`flat_map`, `interleave`).
+NESTING_OPS = frozenset({"FlatMapDataset", "InterleaveDataset", "ParallelInterleaveDataset",
+                         "ParallelInterleaveDatasetV2", "ParallelInterleaveDatasetV3", "ParallelInterleaveDatasetV4",
+                         "LegacyParallelInterleaveDatasetV2", "ExperimentalParallelInterleaveDataset"})
+#: Ops whose order differs on every pass whatever their settings: (what the user wrote, the fix).
+ORDER_OPS = {
+    "ShuffleDataset": ("`.shuffle()`", "pass the dataset as it was before `.shuffle()`: zlens shuffles itself"),
+    "ShuffleDatasetV2": ("`.shuffle()`", "pass the dataset as it was before `.shuffle()`: zlens shuffles itself"),
+    "ShuffleDatasetV3": ("`.shuffle()`", "pass the dataset as it was before `.shuffle()`: zlens shuffles itself"),
+    "ShuffleAndRepeatDataset": ("`.shuffle()`", "pass the dataset as it was before `.shuffle()`: zlens shuffles "
+                                "itself"),
+    "ShuffleAndRepeatDatasetV2": ("`.shuffle()`", "pass the dataset as it was before `.shuffle()`: zlens shuffles "
+                                  "itself"),
+    "RandomDataset": ("`Dataset.random()` (or `sample_from_datasets`)", "build the dataset without a random order"),
+    "RandomDatasetV2": ("`Dataset.random()` (or `sample_from_datasets`)", "build the dataset without a random order"),
+    "DataServiceDatasetV4": ("the tf.data service", "read the data without the service"),
+}
+#: Parallel ops that keep their order unless `deterministic=False` (or the options say so).
+PARALLEL_OPS = {
+    "ParallelMapDataset": "`.map(..., deterministic=False)`",
+    "ParallelMapDatasetV2": "`.map(..., deterministic=False)`",
+    "ParallelInterleaveDatasetV3": "`.interleave(..., deterministic=False)`",
+    "ParallelInterleaveDatasetV4": "`.interleave(..., deterministic=False)`",
+    "ParallelBatchDataset": "`.batch(..., deterministic=False)`",
+}
+_DETERMINISTIC_FIX = "leave `deterministic` at its default (True)"
+
+
+@dataclass(frozen=True)
+class DatasetGraph:
+    """What a dataset's graph says about its elements.
+
+    Attributes:
+        batched: the dataset yields batches (a `batch` not undone by an `unbatch`).
+        order_ops: `(what, fix)` for each op whose order changes between passes, in graph order.
+        random_values: a function in the pipeline draws random numbers (an augmentation): its
+            values, not its order, differ between passes.
+    """
+
+    batched: bool
+    order_ops: tuple[tuple[str, str], ...] = ()
+    random_values: bool = False
+
+
+def read_graph(dataset: tf.data.Dataset) -> DatasetGraph | None:
+    """The `DatasetGraph` of `dataset`, or None where TensorFlow cannot serialize its graph.
+
+    Example:
+        >>> ds = tf.data.Dataset.range(10).shuffle(10).batch(4)
+        >>> g = read_graph(ds)
+        >>> g.batched, [what for what, _ in g.order_ops]
+        (True, ['`.shuffle()`'])
+    """
+    try:
+        serialized = dataset._as_serialized_graph(
+            external_state_policy=tf.data.experimental.ExternalStatePolicy.IGNORE)
+    except (tf.errors.OpError, TypeError, ValueError):
+        return None
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(serialized.numpy())
+    functions = {f.signature.name: f for f in graph.library.function}
+    all_nodes = [*graph.node, *(node for f in functions.values() for node in f.node_def)]
+    unordered = dataset.options().deterministic is False
+    order_ops = []
+    for node in all_nodes:
+        if node.op in ORDER_OPS:
+            order_ops.append(ORDER_OPS[node.op])
+        elif node.op in PARALLEL_OPS and _nondeterministic(node, unordered):
+            what = PARALLEL_OPS[node.op]
+            if unordered and node.attr["deterministic"].s == b"default":
+                what = f"{what.split('(')[0]}(...) under `options.deterministic = False`"
+            order_ops.append((what, _DETERMINISTIC_FIX))
+        elif node.op == "LegacyParallelInterleaveDatasetV2" and node.attr["deterministic"].s == b"false":
+            order_ops.append(("`parallel_interleave(sloppy=True)`", "leave `sloppy` False"))
+    random_values = any("Random" in node.op and "Dataset" not in node.op for f in functions.values()
+                        for node in f.node_def)
+    out = next(node.input[0] for node in graph.node if node.op == "_Retval")
+    levels = _BatchLevels({node.name: node for node in graph.node}, functions)
+    return DatasetGraph(batched=levels.of(out) > 0, order_ops=tuple(dict.fromkeys(order_ops)),
+                        random_values=random_values)
+
+
+def _nondeterministic(node, unordered: bool) -> bool:
+    flag = node.attr["deterministic"].s if "deterministic" in node.attr else b"default"
+    return flag == b"false" or (flag == b"default" and unordered)
+
+
+class _BatchLevels:
+    """How many levels of batching a node's elements have: +1 per batch, -1 per unbatch, the level
+    of the returned dataset through `flat_map` / `interleave`, the input's for every other op."""
+
+    def __init__(self, nodes: dict, functions: dict) -> None:
+        self._nodes, self._functions, self._memo = nodes, functions, {}
+
+    def of(self, ref: str, nodes: dict | None = None) -> int:
+        nodes = self._nodes if nodes is None else nodes
+        name = ref.lstrip("^").split(":")[0]
+        key = (id(nodes), name)
+        if key not in self._memo:
+            self._memo[key] = 0  # a cycle (none in a dataset graph) ends here
+            self._memo[key] = self._level(nodes[name], nodes) if name in nodes else 0
+        return self._memo[key]
+
+    def _level(self, node, nodes: dict) -> int:
+        inputs = [ref for ref in node.input if not ref.startswith("^")]
+        below = max((self.of(ref, nodes) for ref in inputs), default=0)
+        if node.op in BATCH_OPS:
+            return self.of(inputs[0], nodes) + 1
+        if node.op in UNBATCH_OPS:
+            return max(0, self.of(inputs[0], nodes) - 1)
+        if node.op in NESTING_OPS and node.attr["f"].func.name in self._functions:
+            function = self._functions[node.attr["f"].func.name]
+            inner = {n.name: n for n in function.node_def}
+            return max((self.of(ref, inner) for ref in function.ret.values()), default=0)
+        return below
