@@ -107,7 +107,8 @@ class _BatchLevels:
     of the returned dataset through `flat_map` / `interleave`, the input's for every other op."""
 
     def __init__(self, nodes: dict, functions: dict) -> None:
-        self._nodes, self._functions, self._memo = nodes, functions, {}
+        self._nodes, self._functions = nodes, functions
+        self._memo: dict[tuple[int, str], int] = {}
 
     def of(self, ref: str, nodes: dict | None = None) -> int:
         nodes = self._nodes if nodes is None else nodes

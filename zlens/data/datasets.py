@@ -43,8 +43,8 @@ class DatasetInput:
     """
 
     samples: tf.data.Dataset
-    sample_shape: tuple[int | None, ...]
-    target_shape: tuple[int | None, ...] | None = None
+    sample_shape: tuple[int, ...]
+    target_shape: tuple[int, ...] | None = None
     carries_index: bool = False
     n_samples: int | None = None
     labels: np.ndarray | None = None
@@ -79,8 +79,19 @@ def parse_dataset(dataset: tf.data.Dataset, *, labels=None, index=None,
     x_spec = layout.pick(samples.element_spec, layout.x)
     y_spec = None if layout.y is None else layout.pick(samples.element_spec, layout.y)
     found = _read_index_and_labels(samples, layout) if index is not None or layout.label is not None else {}
-    return DatasetInput(canonical, tuple(x_spec.shape), None if y_spec is None else tuple(y_spec.shape),
+    return DatasetInput(canonical, _fixed_shape(x_spec, "samples"),
+                        None if y_spec is None else _fixed_shape(y_spec, "targets"),
                         carries_index=index is not None, **found)
+
+
+def _fixed_shape(spec: tf.TensorSpec, what: str) -> tuple[int, ...]:
+    """One element's shape, or a `DataError` where the dataset leaves part of it unknown."""
+    shape = tuple(spec.shape)
+    if spec.shape.rank is None or None in shape:
+        raise DataError(f"the dataset's {what} have an unknown shape {shape if spec.shape.rank is not None else '?'}: "
+                        "give them a fixed one (a generator's output_signature, or "
+                        "ds.map(lambda x: tf.ensure_shape(x, shape))).")
+    return tuple(int(d) for d in shape)
 
 
 def encoded_samples(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -173,7 +184,11 @@ class _Layout:
     tuple, None for a single tensor), decided once from the element spec."""
 
     def __init__(self, spec, *, labels=None, index=None, strict: bool = True) -> None:
-        self.spec, self.label, self.index = spec, None, None
+        self.spec = spec
+        self.x: Any = None
+        self.y: Any = None
+        self.label: Any = None
+        self.index: Any = None
         if isinstance(spec, dict):
             self._dict(spec, labels, index, strict)
         elif isinstance(spec, tuple):
@@ -183,7 +198,6 @@ class _Layout:
                 if name is not None:
                     raise DataError(f"{what}={name!r} names a part of the dataset's elements, but each element is "
                                     "one tensor: yield (x, label) pairs or dicts to carry it.")
-            self.x, self.y = None, None
         x_spec = self.pick(spec, self.x)
         if not isinstance(x_spec, tf.TensorSpec):
             raise DataError(f"the dataset's samples must be one tensor each; got {x_spec}.")

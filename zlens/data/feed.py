@@ -81,7 +81,8 @@ def prepare_training_data(
 
     `x` is a `TrainingInput` (`training_input(x, y)`: the data looked at and checked once), or
     anything `training_input` takes: an array (N, ...), a dataset as users build it (read by
-    `zlens.data.datasets`: batched or not, `(x, y)` pairs, dicts, an index it carries), batches already indexed as `(x, idx)` / `(x, y, idx)` (`n_samples` spares
+    `zlens.data.datasets`: batched or not, `(x, y)` pairs, dicts, an index it carries), batches
+    already indexed as `(x, idx)` / `(x, y, idx)` (`n_samples` spares
     counting them), a `DataSource` (`load_data`; a lazy one, such as a large integer `.npy`, is
     converted batch by batch), or a Zarr array (read a group of chunks at a time, shuffled
     chunk-wise: `ChunkedRows`). `input_shape` is the model's sample shape, checked here. An

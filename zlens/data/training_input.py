@@ -87,10 +87,12 @@ def training_input(x, y=None, *, expected_shape=None, labels=None, index=None) -
         if y is not None:
             raise DataError("with a tf.data dataset, put the targets in the dataset as (x, y) pairs, not y=.")
         return _dataset_input(x, labels, index, expected_shape)
-    for what, name in (("labels", labels if is_element_name(labels) else None), ("index", index)):
-        if name is not None:
-            raise DataError(f"{what}={name!r} names a part of a tf.data dataset's elements; with arrays, "
-                            f"{'give one label per sample' if what == 'labels' else 'zlens indexes the samples itself'}.")
+    if is_element_name(labels):
+        raise DataError(f"labels={labels!r} names a part of a tf.data dataset's elements; with arrays, give one "
+                        "label per sample.")
+    if index is not None:
+        raise DataError(f"index={index!r} names a sample index in a tf.data dataset's elements; arrays are indexed "
+                        "by zlens itself: leave index= out.")
     if is_chunked_array(x):
         source = DataSource(check_samples(x, expected_shape=expected_shape), name="the Zarr array")
     elif isinstance(x, DataSource):
