@@ -7,6 +7,7 @@ public way to look inside a pipeline); `tests/data/test_datasets.py` pins what i
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -41,6 +42,8 @@ PARALLEL_OPS = {
     "ParallelBatchDataset": "`.batch(..., deterministic=False)`",
 }
 _DETERMINISTIC_FIX = "leave `deterministic` at its default (True)"
+#: Graphs already read: serializing one copies the pipeline's constants (1 s for 60,000 x 784).
+_READ: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ class DatasetGraph:
 
 
 def read_graph(dataset: tf.data.Dataset) -> DatasetGraph | None:
-    """The `DatasetGraph` of `dataset`, or None where TensorFlow cannot serialize its graph.
+    """The `DatasetGraph` of `dataset`, or None where TensorFlow cannot serialize its graph
+    (read once per dataset object).
 
     Example:
         >>> ds = tf.data.Dataset.range(10).shuffle(10).batch(4)
@@ -68,6 +72,12 @@ def read_graph(dataset: tf.data.Dataset) -> DatasetGraph | None:
         >>> g.batched, [what for what, _ in g.order_ops]
         (True, ['`.shuffle()`'])
     """
+    if dataset not in _READ:
+        _READ[dataset] = _read(dataset)
+    return _READ[dataset]
+
+
+def _read(dataset: tf.data.Dataset) -> DatasetGraph | None:
     try:
         serialized = dataset._as_serialized_graph(
             external_state_policy=tf.data.experimental.ExternalStatePolicy.IGNORE)
