@@ -291,8 +291,8 @@ def _read_index_and_labels(samples: tf.data.Dataset, layout: _Layout) -> dict[st
         label = placed
     else:
         n = len(label)
-    if label.dtype.kind == "S":  # tf.string labels arrive as bytes
-        label = np.char.decode(label, "utf-8")
+    if label.dtype.kind in "OS":  # tf.string labels arrive as bytes
+        label = np.char.decode(label.astype(bytes), "utf-8")
     return {"n_samples": n, "labels": label if layout.label is not None else None}
 
 
