@@ -23,6 +23,7 @@ from zlens.capture.tapped_autoencoder import TappedAutoencoder
 from zlens.capture.taps import LATENT, check_taps
 from zlens.checks import check_count
 from zlens.data.conform import preprocessing_record
+from zlens.data.datasets import is_element_name
 from zlens.data.feed import prepare_training_data
 from zlens.data.fingerprint import array_fingerprint
 from zlens.data.training_input import TrainingInput, training_input
@@ -161,6 +162,7 @@ def fit(
     if seed is not None:
         keras.utils.set_random_seed(seed)
     data_in = training_input(x, y, labels=labels, index=index)
+    elements = _element_names(labels, index)
     with _scope(strategy):
         tapped = _tapped(model, data_in, latent=latent, encoding_dim=encoding_dim, taps=taps)
         if strategy is not None:
@@ -178,7 +180,8 @@ def fit(
     config = _run_config(model, tapped, fit_plan, strategy, epochs=epochs, batch_size=batch_size, capture=capture,
                          encoding_dim=encoding_dim)
     preprocess = preprocessing_record(data.x, tapped.plan.sample_shape, _scale_factor(data_in, data_info))
-    record = {**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess, **(data_info or {})}
+    record = {**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess,
+              **elements, **(data_info or {})}
     writer = _new_writer(run_dir, fit_plan, data.n_samples, tapped.plan.row_shapes, labels, config=config, seed=seed,
                          data_record=record, overwrite=overwrite)
     run = _train(tapped, data, fit_plan, writer, epochs=epochs, initial_epoch=0, callbacks=callbacks,
@@ -312,7 +315,9 @@ def _resumed_data(directory: RunDirectory, tapped, x, y, strategy, *, check: boo
     if (y is None) != ("target" not in recorded):
         raise RunError(f"{run_dir} was trained {'on a target y' if y is None else 'with no target'}: "
                        f"resume it {'with the same y=' if y is None else 'without y='} (CLI: --target).")
-    data_in = training_input(x, y, expected_shape=tapped.plan.sample_shape)  # the model is built: shape first
+    names = recorded.get("elements", {})  # the parts of a dataset's elements named in fit
+    data_in = training_input(x, y, expected_shape=tapped.plan.sample_shape,  # the model is built: shape first
+                             labels=names.get("labels"), index=names.get("index"))
     data = prepare_training_data(data_in, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
                                  input_shape=tapped.plan.sample_shape, sample_budget=sample_budget(strategy))
     if check and recorded.get("sha256") and data.x is not None:
@@ -354,8 +359,10 @@ def _restart(directory: RunDirectory, x, y, *, model, epochs, learning_rate, on_
         model = config["model"]
     by_name = isinstance(model, str)
     store_made = directory.latents_path.joinpath("zarr.json").is_file()
+    names = recorded.get("elements", {})
+    labels = names.get("labels", LatentStore.open(directory.latents_path).labels if store_made else None)
     return fit(model, x, y, epochs=epochs, batch_size=config["batch_size"], capture=config["capture"],
-               taps=config.get("taps"), labels=LatentStore.open(directory.latents_path).labels if store_made else None,
+               taps=config.get("taps"), labels=labels, index=names.get("index"),
                seed=directory.run_json.get("seed"), run_dir=directory.path,
                optimizer=_restart_optimizer(config, learning_rate, by_name),
                latent=None if by_name else config.get("latent"),
@@ -407,6 +414,14 @@ def _scale_factor(data_in: TrainingInput, data_info) -> float | None:
     if data_in.source is not None and data_in.source.scale_factor is not None:
         return data_in.source.scale_factor
     return (data_info or {}).get("loaded_scale_factor")
+
+
+def _element_names(labels, index) -> dict[str, Any]:
+    """What run.json's `data` records of the dataset parts `labels=` and `index=` named (resume
+    reads them again), or nothing."""
+    names = {"labels": labels if is_element_name(labels) else None, "index": index}
+    names = {k: v if isinstance(v, str) else int(v) for k, v in names.items() if v is not None}
+    return {"elements": names} if names else {}
 
 
 def _compiled_optimizer(tapped: TappedAutoencoder):

@@ -120,3 +120,13 @@ def test_the_keras_wrapper_takes_the_same_datasets():
     np.testing.assert_allclose(model.run.z(kind="in-flight"), zlens.encode(model, X), atol=1e-5)
     np.testing.assert_array_equal(model.run.labels, LABELS)
     np.testing.assert_allclose(zlens.encode(model, slices(X, LABELS).batch(33)), zlens.encode(model, X), atol=1e-6)
+
+
+def test_a_run_on_a_dataset_with_its_own_index_resumes_on_it(tmp_path):
+    """run.json records which parts of the elements `index=` and `labels=` named; resume reads them."""
+    ds = slices({"x": X, "idx": np.arange(N), "label": LABELS}).shuffle(N).batch(32)
+    fit(ds, index="idx", labels="label", run_dir=tmp_path / "run")
+    again = zlens.resume(tmp_path / "run", ds, epochs=2, verbose=0)
+    assert again.epochs == [0, 1]
+    np.testing.assert_allclose(again.z(kind="consistent"), zlens.encode(again.model, X), atol=1e-5)
+    np.testing.assert_array_equal(again.labels, LABELS)
