@@ -39,6 +39,7 @@ from zlens.signals import terminate_on_sigterm
 from zlens.store import LatentStore, RunDirectory
 
 DEFAULT_TAPS = ("z", "recon_error")
+DEFAULT_BATCH_SIZE = 256
 # What `data_info` may record of where the data came from (kept when a run starts again).
 DATA_INFO_KEYS = ("source", "load", "scaled", "original_dtype", "loaded_scale_factor", "target_load", "imports",
                   "model_file")
@@ -50,7 +51,7 @@ def fit(
     y=None,
     *,
     epochs: int,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     capture: str = "in-flight",
     taps: Sequence[str] | None = None,
     labels=None,
@@ -86,7 +87,7 @@ def fit(
         x: samples (N, features) or (N, H, W[, C]), an array or memory-mapped array, a
             `tf.data.Dataset`, or a `zlens.data.DataSource` (from `load_data`: a large integer
             `.npy` stays mapped and is scaled batch by batch). A dataset is taken as you built it,
-            batched or not (zlens unbatches it and batches it by `batch_size`), its elements
+            batched or not (zlens unbatches it and batches it again by `batch_size`), its elements
             read as Keras reads them: `x`, `(x,)` or `(x, y)` (y the target), or a dict whose
             key "x" (or its one other key) holds the samples and "y" the target; sample
             weights are refused. Without `index`, its order must be the same on every pass
@@ -97,7 +98,8 @@ def fit(
             noisy `x`, or class labels for a classifier (z is then a layer of the model you
             name with `latent`). z is always the latent of `x`, what went in.
         epochs: number of epochs.
-        batch_size: samples per training step (default 256).
+        batch_size: samples per training step (default: a batched dataset's own batch size,
+            else 256).
         capture: "in-flight" (free, from the training pass), "consistent" (an inference pass
             with each epoch's final weights) or "both" (and their drift per epoch).
         taps: what to capture (default `("z", "recon_error")`): "z", "recon_error", layer names.
@@ -163,6 +165,7 @@ def fit(
         keras.utils.set_random_seed(seed)
     data_in = training_input(x, y, labels=labels, index=index)
     elements = _element_names(labels, index)
+    batch_size = batch_size if batch_size is not None else data_in.batch_size or DEFAULT_BATCH_SIZE
     with _scope(strategy):
         tapped = _tapped(model, data_in, latent=latent, encoding_dim=encoding_dim, taps=taps)
         if strategy is not None:

@@ -6,6 +6,8 @@ must equal the consistent z and both an encode of x[i] by the final model; a shu
 a wrong index or a lost label shows as a row that is another sample's.
 """
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -47,6 +49,15 @@ def test_an_unshuffled_dataset_batched_or_not_gives_an_aligned_z(build, n):
     run = fit(build())
     assert run.z().shape == (n, 2)
     assert_aligned(run, X[:n])
+
+
+def test_a_batched_dataset_trains_at_its_own_batch_size_unless_told(tmp_path):
+    ds = slices(X).batch(64)
+    zlens.fit("dense", ds, epochs=1, encoding_dim=2, verbose=0, jit_compile=False, run_dir=tmp_path / "own")
+    assert json.loads((tmp_path / "own" / "run.json").read_text())["config"]["batch_size"] == 64
+    zlens.fit("dense", ds, epochs=1, batch_size=50, encoding_dim=2, verbose=0, jit_compile=False,
+              run_dir=tmp_path / "told")
+    assert json.loads((tmp_path / "told" / "run.json").read_text())["config"]["batch_size"] == 50
 
 
 def test_the_forum_recipes_pipelines(x=X):

@@ -46,6 +46,17 @@ def test_batched_is_told_from_the_graph_not_the_shape(build, batched):
     assert read_graph(build()).batched is batched
 
 
+@pytest.mark.parametrize("build,size", [
+    (lambda: slices(X), None),
+    (lambda: slices(X).batch(8).map(lambda b: b * 2).prefetch(1), 8),
+    (lambda: slices(X).batch(4).batch(2), 2),
+    (lambda: slices(X).padded_batch(6), 6),
+    (lambda: slices(X).batch(4).rebatch(3), None),
+])
+def test_the_users_batch_size_is_read_where_the_graph_says_it(build, size):
+    assert read_graph(build()).batch_size == size
+
+
 @pytest.mark.parametrize("build,op", [
     (lambda: slices(X).shuffle(N).batch(8), "`.shuffle()`"),
     (lambda: slices(X).map(lambda a: a, num_parallel_calls=2, deterministic=False), "`.map(..., deterministic=False)`"),

@@ -289,8 +289,8 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         `x` is an array of samples (N, ...), a `tf.data.Dataset` as `zlens.fit` takes it (batched
         or not, `(x, y)` pairs, dicts, its own index: see `zlens.fit`), or a dataset already
         indexed with `zlens.data.index_dataset` / `index_array`. `y` (optional)
-        is the target when it is not the input (a denoising autoencoder). Arguments beyond
-        Keras' own:
+        is the target when it is not the input (a denoising autoencoder). `batch_size` defaults
+        to a batched dataset's own batch size, else 32, as in Keras. Arguments beyond Keras' own:
 
         Args:
             capture: "in-flight", "consistent" or "both" (see the README: what each means),
@@ -339,7 +339,7 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         if data_in is not None and data_in.labels is not None:
             labels = data_in.labels
         data = x if data_in is None else prepare_training_data(
-            data_in, batch_size=batch_size or 32, shuffle=shuffle, seed=seed,
+            data_in, batch_size=batch_size or data_in.batch_size or 32, shuffle=shuffle, seed=seed,
             input_shape=self.plan_for(data_in.sample_shape).sample_shape, n_samples=n_samples,
             sample_budget=sample_budget(strategy) if budget is None or strategy is not None else budget,
         )

@@ -20,17 +20,13 @@ UNBATCH_OPS = frozenset({"UnbatchDataset", "ExperimentalUnbatchDataset"})
 NESTING_OPS = frozenset({"FlatMapDataset", "InterleaveDataset", "ParallelInterleaveDataset",
                          "ParallelInterleaveDatasetV2", "ParallelInterleaveDatasetV3", "ParallelInterleaveDatasetV4",
                          "LegacyParallelInterleaveDatasetV2", "ExperimentalParallelInterleaveDataset"})
+_SHUFFLE = ("`.shuffle()`", "pass the dataset as it was before `.shuffle()`: zlens shuffles itself")
+_RANDOM = ("`Dataset.random()` (or `sample_from_datasets`)", "build the dataset without a random order")
 #: Ops whose order differs on every pass whatever their settings: (what the user wrote, the fix).
 ORDER_OPS = {
-    "ShuffleDataset": ("`.shuffle()`", "pass the dataset as it was before `.shuffle()`: zlens shuffles itself"),
-    "ShuffleDatasetV2": ("`.shuffle()`", "pass the dataset as it was before `.shuffle()`: zlens shuffles itself"),
-    "ShuffleDatasetV3": ("`.shuffle()`", "pass the dataset as it was before `.shuffle()`: zlens shuffles itself"),
-    "ShuffleAndRepeatDataset": ("`.shuffle()`", "pass the dataset as it was before `.shuffle()`: zlens shuffles "
-                                "itself"),
-    "ShuffleAndRepeatDatasetV2": ("`.shuffle()`", "pass the dataset as it was before `.shuffle()`: zlens shuffles "
-                                  "itself"),
-    "RandomDataset": ("`Dataset.random()` (or `sample_from_datasets`)", "build the dataset without a random order"),
-    "RandomDatasetV2": ("`Dataset.random()` (or `sample_from_datasets`)", "build the dataset without a random order"),
+    **dict.fromkeys(("ShuffleDataset", "ShuffleDatasetV2", "ShuffleDatasetV3", "ShuffleAndRepeatDataset",
+                     "ShuffleAndRepeatDatasetV2"), _SHUFFLE),
+    **dict.fromkeys(("RandomDataset", "RandomDatasetV2"), _RANDOM),
     "DataServiceDatasetV4": ("the tf.data service", "read the data without the service"),
 }
 #: Parallel ops that keep their order unless `deterministic=False` (or the options say so).
@@ -55,11 +51,13 @@ class DatasetGraph:
         order_ops: `(what, fix)` for each op whose order changes between passes, in graph order.
         random_values: a function in the pipeline draws random numbers (an augmentation): its
             values, not its order, differ between passes.
+        batch_size: the size of the batches it yields, where its last `batch` says (else None).
     """
 
     batched: bool
     order_ops: tuple[tuple[str, str], ...] = ()
     random_values: bool = False
+    batch_size: int | None = None
 
 
 def read_graph(dataset: tf.data.Dataset) -> DatasetGraph | None:
@@ -102,9 +100,26 @@ def _read(dataset: tf.data.Dataset) -> DatasetGraph | None:
     random_values = any("Random" in node.op and "Dataset" not in node.op for f in functions.values()
                         for node in f.node_def)
     out = next(node.input[0] for node in graph.node if node.op == "_Retval")
-    levels = _BatchLevels({node.name: node for node in graph.node}, functions)
-    return DatasetGraph(batched=levels.of(out) > 0, order_ops=tuple(dict.fromkeys(order_ops)),
-                        random_values=random_values)
+    nodes = {node.name: node for node in graph.node}
+    batched = _BatchLevels(nodes, functions).of(out) > 0
+    return DatasetGraph(batched=batched, order_ops=tuple(dict.fromkeys(order_ops)), random_values=random_values,
+                        batch_size=_outer_batch_size(nodes, out) if batched else None)
+
+
+def _outer_batch_size(nodes: dict, ref: str) -> int | None:
+    """The batch size of the last `batch` before `ref`, following each op's input dataset back,
+    where it is a constant and no op between changes it (else None)."""
+    node = nodes.get(ref.lstrip("^").split(":")[0])
+    while node is not None and node.op not in BATCH_OPS:
+        if node.op in UNBATCH_OPS or node.op in NESTING_OPS or "Rebatch" in node.op or not node.input:
+            return None
+        node = nodes.get(node.input[0].split(":")[0])
+    if node is None or len(node.input) < 2:
+        return None
+    size = nodes.get(node.input[1].split(":")[0])
+    if size is None or size.op != "Const":
+        return None
+    return int(tf.make_ndarray(size.attr["value"].tensor))
 
 
 def _nondeterministic(node, unordered: bool) -> bool:

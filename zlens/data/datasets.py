@@ -40,6 +40,7 @@ class DatasetInput:
         carries_index: the elements carry their own sample index (`index=`).
         n_samples: N where a pass over the data has counted it (an index or labels), else None.
         labels: the labels `labels=` named in the elements, row i = sample i, else None.
+        batch_size: the size of the batches the user's dataset yields, where its graph says.
     """
 
     samples: tf.data.Dataset
@@ -48,6 +49,7 @@ class DatasetInput:
     carries_index: bool = False
     n_samples: int | None = None
     labels: np.ndarray | None = None
+    batch_size: int | None = None
 
 
 def is_element_name(value: Any) -> bool:
@@ -81,7 +83,12 @@ def parse_dataset(dataset: tf.data.Dataset, *, labels=None, index=None,
     found = _read_index_and_labels(samples, layout) if index is not None or layout.label is not None else {}
     return DatasetInput(canonical, _fixed_shape(x_spec, "samples"),
                         None if y_spec is None else _fixed_shape(y_spec, "targets"),
-                        carries_index=index is not None, **found)
+                        carries_index=index is not None, batch_size=_batch_size(dataset), **found)
+
+
+def _batch_size(dataset: tf.data.Dataset) -> int | None:
+    graph = read_graph(dataset)
+    return None if graph is None else graph.batch_size
 
 
 def _fixed_shape(spec: tf.TensorSpec, what: str) -> tuple[int, ...]:

@@ -39,6 +39,7 @@ class TrainingInput:
             `(x, idx)` / `(x, y, idx)`, in any order (`index=`).
         n_samples: N where reading the dataset counted it, else None.
         labels: labels the dataset's elements held (`labels=` naming them), row i = sample i.
+        batch_size: the batch size of a batched dataset, as its graph says (`fit`'s default).
     """
 
     sample_shape: tuple[int, ...]
@@ -50,6 +51,7 @@ class TrainingInput:
     carries_index: bool = False
     n_samples: int | None = None
     labels: np.ndarray | None = None
+    batch_size: int | None = None
 
     @property
     def streamed(self) -> bool:
@@ -117,4 +119,5 @@ def _dataset_input(ds: tf.data.Dataset, labels, index, expected_shape) -> Traini
         return TrainingInput(tuple(spec[0].shape[1:]), dataset=ds, target_shape=target, indexed=True)
     parsed = parse_dataset(ds, labels=labels, index=index, expected_shape=expected_shape)
     return TrainingInput(parsed.sample_shape, dataset=parsed.samples, target_shape=parsed.target_shape,
-                         carries_index=parsed.carries_index, n_samples=parsed.n_samples, labels=parsed.labels)
+                         carries_index=parsed.carries_index, n_samples=parsed.n_samples, labels=parsed.labels,
+                         batch_size=parsed.batch_size)
