@@ -95,6 +95,12 @@ def test_labels_named_in_the_elements_travel_with_z(build, labels):
     np.testing.assert_array_equal(run.labels, LABELS if run.labels.dtype.kind != "U" else LABELS.astype(str))
 
 
+def test_class_labels_left_in_the_target_place_are_named_as_such():
+    """(x, label) pairs are (x, target) to Keras; zlens says how to hand them in as labels instead."""
+    with pytest.raises(zlens.ModelError, match=r"if y holds class labels, pass them as labels=.*labels=1"):
+        fit(slices(X, LABELS))
+
+
 def test_an_index_carried_through_the_users_shuffle_and_augmentation_keeps_z_aligned():
     """enumerate() before the user's own shuffle and random noise: any order, every epoch."""
     def augment(i, a):
