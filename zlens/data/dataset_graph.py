@@ -11,6 +11,7 @@ import weakref
 from dataclasses import dataclass
 
 import tensorflow as tf
+from google.protobuf.message import DecodeError
 
 #: Ops that put elements into batches (one level of batching each).
 BATCH_OPS = frozenset({"BatchDataset", "BatchDatasetV2", "PaddedBatchDataset", "PaddedBatchDatasetV2",
@@ -76,13 +77,12 @@ def read_graph(dataset: tf.data.Dataset) -> DatasetGraph | None:
 
 
 def _read(dataset: tf.data.Dataset) -> DatasetGraph | None:
-    try:
-        serialized = dataset._as_serialized_graph(
-            external_state_policy=tf.data.experimental.ExternalStatePolicy.IGNORE)
-    except (tf.errors.OpError, TypeError, ValueError):
-        return None
     graph = tf.compat.v1.GraphDef()
-    graph.ParseFromString(serialized.numpy())
+    try:  # a pipeline over tensors past protobuf's 2 GiB cannot be serialized: no graph then
+        graph.ParseFromString(dataset._as_serialized_graph(
+            external_state_policy=tf.data.experimental.ExternalStatePolicy.IGNORE).numpy())
+    except (tf.errors.OpError, TypeError, ValueError, DecodeError):
+        return None
     functions = {f.signature.name: f for f in graph.library.function}
     all_nodes = [*graph.node, *(node for f in functions.values() for node in f.node_def)]
     unordered = dataset.options().deterministic is False
