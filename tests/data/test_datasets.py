@@ -93,9 +93,23 @@ def test_a_deterministic_pipeline_passes(build):
 
 
 def test_the_forum_recipes_shuffled_dataset_is_refused_naming_shuffle():
-    with pytest.raises(zlens.DataError, match=r"\(`\.shuffle\(\)`\).*before `\.shuffle\(\)`: zlens shuffles itself.*"
+    with pytest.raises(zlens.DataError, match=r"\(`\.shuffle\(\)`.*before `\.shuffle\(\)`: zlens shuffles itself.*"
                                               r"index="):
         parse_dataset(slices(X).shuffle(N).batch(256))
+
+
+def test_list_files_shuffles_unless_told_and_is_named(tmp_path):
+    for i in range(3):
+        np.save(tmp_path / f"part{i}.npy", X[i::3])
+    with pytest.raises(zlens.DataError, match=re.escape("or `Dataset.list_files` without shuffle=False")):
+        parse_dataset(tf.data.Dataset.list_files(str(tmp_path / "*.npy")))
+    assert read_graph(tf.data.Dataset.list_files(str(tmp_path / "*.npy"), shuffle=False)).order_ops == ()
+
+
+def test_an_infinite_dataset_is_refused_with_or_without_an_index():
+    for kwargs in ({}, {"index": 0}):
+        with pytest.raises(zlens.DataError, match=re.escape("infinite (`.repeat()`?)")):
+            parse_dataset(slices(X).enumerate().repeat(), **kwargs)
 
 
 def test_a_random_order_the_graph_cannot_see_is_caught_by_two_passes():
@@ -212,5 +226,5 @@ def test_names_of_element_parts_are_refused_with_arrays():
 def test_encode_takes_the_samples_of_any_element_form(build):
     rows = np.stack(list(encoded_samples(build()).as_numpy_iterator()))
     np.testing.assert_array_equal(rows, X)
-    with pytest.raises(zlens.DataError, match=re.escape("(`.shuffle()`)")):
+    with pytest.raises(zlens.DataError, match=re.escape("(`.shuffle()`")):
         encoded_samples(build().shuffle(N))

@@ -21,7 +21,8 @@ UNBATCH_OPS = frozenset({"UnbatchDataset", "ExperimentalUnbatchDataset"})
 NESTING_OPS = frozenset({"FlatMapDataset", "InterleaveDataset", "ParallelInterleaveDataset",
                          "ParallelInterleaveDatasetV2", "ParallelInterleaveDatasetV3", "ParallelInterleaveDatasetV4",
                          "LegacyParallelInterleaveDatasetV2", "ExperimentalParallelInterleaveDataset"})
-_SHUFFLE = ("`.shuffle()`", "pass the dataset as it was before `.shuffle()`: zlens shuffles itself")
+_SHUFFLE = ("`.shuffle()`, or `Dataset.list_files` without shuffle=False",
+            "pass the dataset as it was before `.shuffle()`: zlens shuffles itself")
 _RANDOM = ("`Dataset.random()` (or `sample_from_datasets`)", "build the dataset without a random order")
 #: Ops whose order differs on every pass whatever their settings: (what the user wrote, the fix).
 ORDER_OPS = {

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from zlens.data.dataset_graph import read_graph
+from zlens.data.indexed import check_finite
 from zlens.errors import DataError
 
 #: Elements compared across two passes by the backstop of the order check.
@@ -73,6 +74,7 @@ def parse_dataset(dataset: tf.data.Dataset, *, labels=None, index=None,
         ((3,), [0, 1, 2, 3, 4, 5])
     """
     names = {"labels": labels if is_element_name(labels) else None, "index": index}
+    check_finite(dataset)
     samples = unbatched(dataset, expected_shape)
     layout = _Layout(samples.element_spec, **names)
     if index is None:
