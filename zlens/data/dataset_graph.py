@@ -69,8 +69,8 @@ def read_graph(dataset: tf.data.Dataset) -> DatasetGraph | None:
     Example:
         >>> ds = tf.data.Dataset.range(10).shuffle(10).batch(4)
         >>> g = read_graph(ds)
-        >>> g.batched, [what for what, _ in g.order_ops]
-        (True, ['`.shuffle()`'])
+        >>> g.batched, g.batch_size, len(g.order_ops), g.order_ops[0][0].startswith("`.shuffle()`")
+        (True, 4, 1, True)
     """
     if dataset not in _READ:
         _READ[dataset] = _read(dataset)

@@ -79,13 +79,12 @@ def parse_dataset(dataset: tf.data.Dataset, *, labels=None, index=None,
     layout = _Layout(samples.element_spec, **names)
     if index is None:
         check_same_order(samples, dataset)
-    canonical = samples.map(layout.canonical)
-    x_spec = layout.pick(samples.element_spec, layout.x)
-    y_spec = None if layout.y is None else layout.pick(samples.element_spec, layout.y)
+    spec = samples.element_spec
+    sample_shape = _fixed_shape(layout.pick(spec, layout.x), "samples")
+    target_shape = None if layout.y is None else _fixed_shape(spec[layout.y], "targets")
     found = _read_index_and_labels(samples, layout) if index is not None or layout.label is not None else {}
-    return DatasetInput(canonical, _fixed_shape(x_spec, "samples"),
-                        None if y_spec is None else _fixed_shape(y_spec, "targets"),
-                        carries_index=index is not None, batch_size=_batch_size(dataset), **found)
+    return DatasetInput(samples.map(layout.canonical), sample_shape, target_shape, carries_index=index is not None,
+                        batch_size=_batch_size(dataset), **found)
 
 
 def _batch_size(dataset: tf.data.Dataset) -> int | None:
