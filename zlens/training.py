@@ -153,6 +153,10 @@ def fit(
         >>> run = zlens.fit("dense", x, epochs=5, encoding_dim=2, capture="both", seed=0)
         >>> run.z().shape, run.z(kind="consistent").shape
         ((1797, 2), (1797, 2))
+        >>> ds = tf.data.Dataset.from_tensor_slices({"x": x, "label": load_digits().target}).batch(64)
+        >>> run = zlens.fit("dense", ds, labels="label", epochs=5)   # zlens numbers and shuffles it
+        >>> own = tf.data.Dataset.from_tensor_slices(x).enumerate().shuffle(len(x)).batch(64)
+        >>> run = zlens.fit("dense", own, index=0, epochs=5)         # your own order: row i = index i
     """
     epochs = check_count("epochs", epochs)
     check_capture_options(capture, capture_every, on_nonfinite, none_allowed=False)  # before any data is read
