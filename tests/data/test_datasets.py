@@ -46,6 +46,15 @@ def test_batched_is_told_from_the_graph_not_the_shape(build, batched):
     assert read_graph(build()).batched is batched
 
 
+def test_batches_the_graph_cannot_see_are_told_by_the_models_sample_shape():
+    batches = tf.data.Dataset.from_generator(lambda: (X[i:i + 5] for i in range(0, N, 5)),
+                                             output_signature=tf.TensorSpec((None, 5), tf.float32))
+    assert read_graph(batches).batched is False  # a generator's elements are opaque to the graph
+    parsed = parse_dataset(batches, expected_shape=(5,))
+    assert parsed.sample_shape == (5,)
+    np.testing.assert_array_equal(np.stack(list(parsed.samples.as_numpy_iterator())), X)
+
+
 @pytest.mark.parametrize("build,size", [
     (lambda: slices(X), None),
     (lambda: slices(X).batch(8).map(lambda b: b * 2).prefetch(1), 8),

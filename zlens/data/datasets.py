@@ -118,14 +118,16 @@ def encoded_samples(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 
 def unbatched(dataset: tf.data.Dataset, expected_shape: tuple[int, ...] | None = None) -> tf.data.Dataset:
-    """`dataset` one element per sample: unbatched where its graph shows a `batch` (or, with no
-    graph to read, where its samples have one axis more than `expected_shape`)."""
+    """`dataset` one element per sample: unbatched where its graph shows a `batch`, or where its
+    first part is a stack of samples of `expected_shape`, a built model's (a generator that
+    yields batches: nothing in the graph says so)."""
     graph = read_graph(dataset)
-    if graph is not None:
-        return dataset.unbatch() if graph.batched else dataset
+    if graph is not None and graph.batched:
+        return dataset.unbatch()
     first = tf.nest.flatten(dataset.element_spec)[0]
-    extra_axis = expected_shape is not None and len(first.shape) == len(expected_shape) + 1
-    return dataset.unbatch() if extra_axis else dataset
+    stacked = (expected_shape is not None and first.shape.rank == len(expected_shape) + 1
+               and tuple(first.shape[1:]) == tuple(expected_shape))
+    return dataset.unbatch() if stacked else dataset
 
 
 def check_same_order(samples: tf.data.Dataset, dataset: tf.data.Dataset | None = None) -> None:
