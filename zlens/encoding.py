@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from zlens.checks import check_count
+from zlens.data.datasets import encoded_samples
 from zlens.data.file_rows import is_memory_mapped, read_rows, read_rows_into
 from zlens.data.sources import DataSource
 from zlens.data.validate import check_block, check_sample_shape, check_samples
@@ -44,7 +45,9 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
         model: a `TappedAutoencoder`, a `zlens.Run` (its trained model), a Keras autoencoder
             whose latent layer is named "z" (or given by `latent`), or an encoder model.
         x: samples (N, ...) as an array, a memory-mapped array or a Zarr array, a
-            `zlens.data.DataSource`, or an unbatched `tf.data.Dataset` of samples.
+            `zlens.data.DataSource`, or a `tf.data.Dataset` as `zlens.fit` takes it (batched or
+            not; of `x`, `(x, y)`, ... or dicts: only x is encoded), rows in its order, which
+            must be the same on every pass.
         batch_size: rows per compiled call; default `auto_batch_size(encoder)`: up to 8,192,
             fewer for models whose activations are large (64 MiB for the largest one).
         latent: the latent layer's name, for a plain Keras autoencoder.
@@ -65,7 +68,7 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
     if isinstance(x, tf.data.Dataset):
         batch_size = batch_size or auto_batch_size(encoder)
         parts, start = [], 0
-        for batch in x.batch(batch_size).prefetch(2):
+        for batch in encoded_samples(x).batch(batch_size).prefetch(2):
             z, finite = fn(tf.cast(batch, tf.float32))
             if not bool(finite) and not np.isfinite(batch.numpy()).all():  # not a mere overflow of the sum
                 raise DataError(f"the dataset to encode holds NaN or Inf (in samples {start}..{start + len(z) - 1}); "

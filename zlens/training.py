@@ -23,6 +23,7 @@ from zlens.capture.tapped_autoencoder import TappedAutoencoder
 from zlens.capture.taps import LATENT, check_taps, known_sample_shape
 from zlens.checks import check_count
 from zlens.data.conform import preprocessing_record
+from zlens.data.datasets import is_element_name
 from zlens.data.feed import prepare_training_data
 from zlens.data.fingerprint import array_fingerprint
 from zlens.data.training_input import TrainingInput, training_input
@@ -38,6 +39,7 @@ from zlens.signals import terminate_on_sigterm
 from zlens.store import LatentStore, RunDirectory
 
 DEFAULT_TAPS = ("z", "recon_error")
+DEFAULT_BATCH_SIZE = 256
 # What `data_info` may record of where the data came from (kept when a run starts again).
 DATA_INFO_KEYS = ("source", "load", "scaled", "original_dtype", "loaded_scale_factor", "target_load", "imports",
                   "model_file")
@@ -49,10 +51,11 @@ def fit(
     y=None,
     *,
     epochs: int,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     capture: str = "in-flight",
     taps: Sequence[str] | None = None,
     labels=None,
+    index: str | int | None = None,
     seed: int | None = None,
     run_dir: str | Path | None = None,
     optimizer=None,
@@ -81,18 +84,35 @@ def fit(
             see `TappedAutoencoder` for where z is found, or name it with `latent`), an
             `(encoder, decoder)` pair of Keras models, or a `TappedAutoencoder`. A model you
             compiled keeps its optimizer and loss.
-        x: samples (N, features) or (N, H, W[, C]), an array or memory-mapped array, an
-            unbatched `tf.data.Dataset` of samples, or a `zlens.data.DataSource` (from
-            `load_data`: a large integer `.npy` stays mapped and is scaled batch by batch).
+        x: samples (N, features) or (N, H, W[, C]), an array or memory-mapped array, a
+            `tf.data.Dataset`, or a `zlens.data.DataSource` (from `load_data`: a large integer
+            `.npy` stays mapped and is scaled batch by batch). A dataset is taken as you built it,
+            batched or not (zlens unbatches it and batches it again by `batch_size`), its elements
+            read as Keras reads them: `x`, `(x,)` or `(x, y)` (y the target), or a dict whose
+            key "x" (or its one other key) holds the samples and "y" the target; sample
+            weights are refused. Without `index`, its order must be the same on every pass
+            (zlens numbers its elements 0..N-1 and shuffles them itself): a `.shuffle()`, a
+            `deterministic=False` map or interleave, `Dataset.random` are refused in one line,
+            found in its graph or, as a backstop, in its first elements read twice.
         y: the target, when it is not `x`: clean samples for a denoising autoencoder trained on
             noisy `x`, or class labels for a classifier (z is then a layer of the model you
             name with `latent`). z is always the latent of `x`, what went in.
         epochs: number of epochs.
-        batch_size: samples per training step (default 256).
+        batch_size: samples per training step (default: a batched dataset's own batch size,
+            else 256).
         capture: "in-flight" (free, from the training pass), "consistent" (an inference pass
             with each epoch's final weights) or "both" (and their drift per epoch).
         taps: what to capture (default `("z", "recon_error")`): "z", "recon_error", layer names.
-        labels: one label per sample, kept with the latents (for plots and exports).
+        labels: one label per sample, kept with the latents (for plots and exports); for a
+            dataset, also the key (`labels="label"`) or position (`labels=1`) of its elements
+            that holds them: taken out before training (never trained on), row i = element i
+            (or the element whose index is i).
+        index: for a dataset that carries its own sample index: the key (`index="idx"`) or
+            position (`index=0` after `ds.enumerate()`) of an integer holding each of 0..N-1
+            once per pass. Its elements may then come in any order, shuffled, augmented or
+            interleaved by your own pipeline (zlens batches them as they come, without
+            shuffling again): row i of z is the element whose index is i, N is the index's
+            count, and every epoch is checked to hold each index exactly once.
         seed: seeds weights (models built by name), shuffling and sampling, for identical z.
         run_dir: a folder to write the run to (crash-safe, resumable); in memory if None.
         optimizer: a Keras optimizer (default: your model's own if you compiled it, else Adam,
@@ -133,6 +153,10 @@ def fit(
         >>> run = zlens.fit("dense", x, epochs=5, encoding_dim=2, capture="both", seed=0)
         >>> run.z().shape, run.z(kind="consistent").shape
         ((1797, 2), (1797, 2))
+        >>> ds = tf.data.Dataset.from_tensor_slices({"x": x, "label": load_digits().target}).batch(64)
+        >>> run = zlens.fit("dense", ds, labels="label", epochs=5)   # zlens numbers and shuffles it
+        >>> own = tf.data.Dataset.from_tensor_slices(x).enumerate().shuffle(len(x)).batch(64)
+        >>> run = zlens.fit("dense", own, index=0, epochs=5)         # your own order: row i = index i
     """
     epochs = check_count("epochs", epochs)
     check_capture_options(capture, capture_every, on_nonfinite, none_allowed=False)  # before any data is read
@@ -143,14 +167,16 @@ def fit(
     strategy = resolve_strategy(strategy)
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    data_in = training_input(x, y)
+    data_in = training_input(x, y, labels=labels, index=index)
+    elements = _element_names(labels, index)
+    batch_size = batch_size if batch_size is not None else data_in.batch_size or DEFAULT_BATCH_SIZE
     with _scope(strategy):
         tapped = _tapped(model, data_in, latent=latent, encoding_dim=encoding_dim, taps=taps)
         if strategy is not None:
             check_built_under(tapped, strategy)
         data = prepare_training_data(data_in, batch_size=batch_size, seed=seed, input_shape=tapped.plan.sample_shape,
                                      sample_budget=sample_budget(strategy))
-        labels = check_labels(labels, data.n_samples)
+        labels = check_labels(data_in.labels if data_in.labels is not None else labels, data.n_samples)
         fit_plan = plan_fit(tapped, data, capture=capture, jit_compile=jit_compile,
                             steps_per_execution=steps_per_execution, strategy=strategy, tap_storage=tap_storage,
                             buffer_budget=buffer_budget, capture_every=capture_every, on_nonfinite=on_nonfinite)
@@ -161,7 +187,8 @@ def fit(
     config = _run_config(model, tapped, fit_plan, strategy, epochs=epochs, batch_size=batch_size, capture=capture,
                          encoding_dim=encoding_dim)
     preprocess = preprocessing_record(data.x, tapped.plan.sample_shape, _scale_factor(data_in, data_info))
-    record = {**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess, **(data_info or {})}
+    record = {**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess,
+              **elements, **(data_info or {})}
     writer = _new_writer(run_dir, fit_plan, data.n_samples, tapped.plan.row_shapes, labels, config=config, seed=seed,
                          data_record=record, overwrite=overwrite)
     run = _train(tapped, data, fit_plan, writer, epochs=epochs, initial_epoch=0, callbacks=callbacks,
@@ -295,7 +322,9 @@ def _resumed_data(directory: RunDirectory, tapped, x, y, strategy, *, check: boo
     if (y is None) != ("target" not in recorded):
         raise RunError(f"{run_dir} was trained {'on a target y' if y is None else 'with no target'}: "
                        f"resume it {'with the same y=' if y is None else 'without y='} (CLI: --target).")
-    data_in = training_input(x, y, expected_shape=tapped.plan.sample_shape)  # the model is built: shape first
+    names = recorded.get("elements", {})  # the parts of a dataset's elements named in fit
+    data_in = training_input(x, y, expected_shape=tapped.plan.sample_shape,  # the model is built: shape first
+                             labels=names.get("labels"), index=names.get("index"))
     data = prepare_training_data(data_in, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
                                  input_shape=tapped.plan.sample_shape, sample_budget=sample_budget(strategy))
     if check and recorded.get("sha256") and data.x is not None:
@@ -337,8 +366,10 @@ def _restart(directory: RunDirectory, x, y, *, model, epochs, learning_rate, on_
         model = config["model"]
     by_name = isinstance(model, str)
     store_made = directory.latents_path.joinpath("zarr.json").is_file()
+    names = recorded.get("elements", {})
+    labels = names.get("labels", LatentStore.open(directory.latents_path).labels if store_made else None)
     return fit(model, x, y, epochs=epochs, batch_size=config["batch_size"], capture=config["capture"],
-               taps=config.get("taps"), labels=LatentStore.open(directory.latents_path).labels if store_made else None,
+               taps=config.get("taps"), labels=labels, index=names.get("index"),
                seed=directory.run_json.get("seed"), run_dir=directory.path,
                optimizer=_restart_optimizer(config, learning_rate, by_name),
                latent=None if by_name else config.get("latent"),
@@ -390,6 +421,14 @@ def _scale_factor(data_in: TrainingInput, data_info) -> float | None:
     if data_in.source is not None and data_in.source.scale_factor is not None:
         return data_in.source.scale_factor
     return (data_info or {}).get("loaded_scale_factor")
+
+
+def _element_names(labels, index) -> dict[str, Any]:
+    """What run.json's `data` records of the dataset parts `labels=` and `index=` named (resume
+    reads them again), or nothing."""
+    names = {"labels": labels if is_element_name(labels) else None, "index": index}
+    names = {k: v if isinstance(v, str) else int(v) for k, v in names.items() if v is not None}
+    return {"elements": names} if names else {}
 
 
 def _compiled_optimizer(tapped: TappedAutoencoder):

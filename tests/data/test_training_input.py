@@ -72,7 +72,7 @@ def test_the_models_sample_shape_is_checked_against_the_data(x_small):
                                               r"but the model expects samples of shape \(13,\)"):
         training_input(x_small).check_sample_shape((13,))
     ds = training_input(tf.data.Dataset.from_tensor_slices(x_small))
-    with pytest.raises(zlens.DataError, match="pass an unbatched dataset of samples"):
+    with pytest.raises(zlens.DataError, match="pass a dataset of samples, batched or not"):
         ds.check_sample_shape((3, 4))
 
 

@@ -278,6 +278,7 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         seed: int | None = None,
         n_samples: int | None = None,
         labels=None,
+        index: str | int | None = None,
         tap_storage: str = "auto",
         buffer_budget: int | None = None,
         on_nonfinite: str = "stop",
@@ -285,10 +286,11 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
     ):
         """`keras.Model.fit` that also captures every tap of every epoch into `self.run`.
 
-        `x` is an array of samples (N, ...), an unbatched `tf.data.Dataset` of samples, or a
-        dataset already indexed with `zlens.data.index_dataset` / `index_array`. `y` (optional)
-        is the target when it is not the input (a denoising autoencoder). Arguments beyond
-        Keras' own:
+        `x` is an array of samples (N, ...), a `tf.data.Dataset` as `zlens.fit` takes it (batched
+        or not, `(x, y)` pairs, dicts, its own index: see `zlens.fit`), or a dataset already
+        indexed with `zlens.data.index_dataset` / `index_array`. `y` (optional)
+        is the target when it is not the input (a denoising autoencoder). `batch_size` defaults
+        to a batched dataset's own batch size, else 32, as in Keras. Arguments beyond Keras' own:
 
         Args:
             capture: "in-flight", "consistent" or "both" (see the README: what each means),
@@ -296,7 +298,9 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             capture_every: keep every Kth epoch (the last epoch is always kept).
             seed: seeds the shuffle order of the indexed data.
             n_samples: N, for a dataset already indexed (otherwise counted with one pass).
-            labels: one label per sample, kept with the latents in `self.run`.
+            labels: one label per sample, kept with the latents in `self.run`, or the key or
+                position of a dataset's elements that holds them (as in `zlens.fit`).
+            index: the key or position of a sample index a dataset carries (as in `zlens.fit`).
             tap_storage: where the tap buffers live: "device" (variables on the device, the
                 fastest), "host" (host memory), "stream" (a scratch file, for a z matrix larger
                 than memory) or "auto" (default: "device" within `buffer_budget`, else "stream").
@@ -331,9 +335,11 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             _warn_deprecated("a TrainingData as x is zlens' own plumbing and will go; pass the samples", stacklevel=3)
         built = self._capture.plan
         data_in = None if isinstance(x, TrainingData) else training_input(
-            x, y, expected_shape=None if built is None else built.sample_shape)
+            x, y, expected_shape=None if built is None else built.sample_shape, labels=labels, index=index)
+        if data_in is not None and data_in.labels is not None:
+            labels = data_in.labels
         data = x if data_in is None else prepare_training_data(
-            data_in, batch_size=batch_size or 32, shuffle=shuffle, seed=seed,
+            data_in, batch_size=batch_size or data_in.batch_size or 32, shuffle=shuffle, seed=seed,
             input_shape=self.plan_for(data_in.sample_shape).sample_shape, n_samples=n_samples,
             sample_budget=sample_budget(strategy) if budget is None or strategy is not None else budget,
         )

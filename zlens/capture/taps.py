@@ -115,7 +115,8 @@ class TapPlan:
             raise ModelError(
                 f"tap 'recon_error' compares the model's output {self.reconstruction_shape} with the target "
                 f"{tuple(target_shape)} per sample, and their shapes differ (not an autoencoder?): "
-                "leave 'recon_error' out of taps."
+                "leave 'recon_error' out of taps, or, if y holds class labels, pass them as labels= (a dataset's "
+                "part by its position or key: labels=1, labels=\"label\"), not as the target."
             )
 
     # -- the model's passes ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from zlens.checks import check_count
 from zlens.data.chunked import ChunkedRows
+from zlens.data.datasets import indexed_batches_count
 from zlens.data.epoch_order import EpochOrder
 from zlens.data.indexed import (
     count_samples,
@@ -79,8 +80,9 @@ def prepare_training_data(
     """Build the indexed training and consistent datasets from `x` (and `y`).
 
     `x` is a `TrainingInput` (`training_input(x, y)`: the data looked at and checked once), or
-    anything `training_input` takes: an array (N, ...), an unbatched dataset of samples (or of
-    `(x, y)` pairs), batches already indexed as `(x, idx)` / `(x, y, idx)` (`n_samples` spares
+    anything `training_input` takes: an array (N, ...), a dataset as users build it (read by
+    `zlens.data.datasets`: batched or not, `(x, y)` pairs, dicts, an index it carries), batches
+    already indexed as `(x, idx)` / `(x, y, idx)` (`n_samples` spares
     counting them), a `DataSource` (`load_data`; a lazy one, such as a large integer `.npy`, is
     converted batch by batch), or a Zarr array (read a group of chunks at a time, shuffled
     chunk-wise: `ChunkedRows`). `input_shape` is the model's sample shape, checked here. An
@@ -153,12 +155,19 @@ def _from_dataset(data_in: TrainingInput, batch_size, shuffle, seed, n_samples) 
     assert ds is not None
     spec = ds.element_spec
     if data_in.indexed:
-        n = n_samples if n_samples is not None else _count_indexed(ds)
+        n = n_samples if n_samples is not None else indexed_batches_count(ds)
         return TrainingData(ds, ds, n, batch_size=batch_size,
                             target_spec=tf.TensorSpec(spec[1].shape[1:], spec[1].dtype) if len(spec) == 3 else None)
-    n = count_samples(ds)
+    target = tf.TensorSpec(spec[1].shape, spec[1].dtype) if data_in.target_shape is not None else None
+    n = data_in.n_samples if data_in.n_samples is not None else count_samples(ds)  # an index counted it
     if n == 0:
         raise DataError("the dataset is empty: there are no samples to train on.")
+    if int(ds.cardinality()) < 0:  # counted (an unbatched dataset, say): Keras then knows each epoch's steps
+        ds = ds.apply(tf.data.experimental.assert_cardinality(n))
+    if data_in.carries_index:  # the user's own order (shuffled, augmented, interleaved): batched as it comes
+        train = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        consistent = ds.batch(max(batch_size, CONSISTENT_BATCH)).prefetch(tf.data.AUTOTUNE)
+        return TrainingData(train, consistent, n, batch_size=batch_size, target_spec=target)
 
     def shard(batch: int, count: int = 1, index: int = 0):
         train = index_dataset(ds, batch, shuffle=shuffle, seed=seed, shard=(count, index),
@@ -166,14 +175,5 @@ def _from_dataset(data_in: TrainingInput, batch_size, shuffle, seed, n_samples) 
         consistent = index_dataset(ds, max(batch, CONSISTENT_BATCH), shuffle=False, shard=(count, index))
         return train, consistent
 
-    target = tf.TensorSpec(spec[1].shape, spec[1].dtype) if data_in.target_shape is not None else None
     train, consistent = shard(batch_size)
     return TrainingData(train, consistent, n, shard=shard, batch_size=batch_size, target_spec=target)
-
-
-def _count_indexed(ds: tf.data.Dataset) -> int:
-    top = ds.reduce(tf.constant(-1, tf.int64), lambda m, b: tf.maximum(m, tf.reduce_max(tf.cast(b[-1], tf.int64))))
-    n = int(top) + 1
-    if n <= 0:
-        raise DataError("the indexed dataset is empty: there are no samples to train on.")
-    return n

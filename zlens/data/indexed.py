@@ -215,9 +215,15 @@ def count_samples(dataset: tf.data.Dataset) -> int:
     n = int(dataset.cardinality())
     if n >= 0:
         return n
-    if n == int(tf.data.INFINITE_CARDINALITY):
-        raise DataError("the dataset is infinite (repeat()?): zlens needs a finite set of samples.")
+    check_finite(dataset)
     return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+
+
+def check_finite(dataset: tf.data.Dataset) -> None:
+    """Raise a `DataError` for a dataset TensorFlow knows to be infinite: one pass is one epoch."""
+    if int(dataset.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+        raise DataError("the dataset is infinite (`.repeat()`?): zlens needs a finite set of samples, one pass per "
+                        "epoch: leave `.repeat()` out.")
 
 
 def _cardinality_or(dataset: tf.data.Dataset, default: int) -> int:

@@ -1,8 +1,8 @@
 """`TrainingInput`: what a user passed to `fit` as data, looked at once.
 
 `zlens.fit`, `zlens.resume` and `TappedAutoencoder.fit` take arrays, memory-mapped arrays, Zarr
-arrays, `DataSource`s and `tf.data` datasets (of samples, of `(x, y)` pairs, or of batches
-already indexed). `training_input` decides which it is and checks it and its target, once;
+arrays, `DataSource`s and `tf.data` datasets (as users build them: `zlens.data.datasets`, or
+batches already indexed). `training_input` decides which it is and checks it and its target, once;
 everything after reads the answer: the sample shape the model is built for, the shape of one
 target, and the source or dataset `prepare_training_data` feeds from.
 """
@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from zlens.data.chunked import is_chunked_array
 from zlens.data.data_source import DataSource
+from zlens.data.datasets import is_element_name, is_indexed_batches, parse_dataset
 from zlens.data.validate import check_sample_shape, check_samples, check_targets
 from zlens.errors import DataError
 
@@ -28,11 +29,17 @@ class TrainingInput:
         sample_shape: one sample's shape.
         source: samples held as an array (checked, float32), memory-mapped, in a Zarr array or a
             lazy `.npy` (`DataSource.chunked` / `lazy`), or None for a dataset.
-        dataset: an unbatched `tf.data.Dataset` of samples or `(x, y)` pairs, or one indexed
-            with `zlens.data.index_dataset` (`indexed`), or None.
+        dataset: an unbatched `tf.data.Dataset` of samples or `(x, y)` pairs (a user's dataset
+            in zlens' canonical form: `zlens.data.datasets`), or one indexed with
+            `zlens.data.index_dataset` (`indexed`), or None.
         target: y (checked, one per sample) when it is given apart from the samples, else None.
         target_shape: one target's shape where the target is not the input, else None.
         indexed: the dataset yields batches `(x, idx)` / `(x, y, idx)` already.
+        carries_index: the dataset's unbatched elements carry their own sample index:
+            `(x, idx)` / `(x, y, idx)`, in any order (`index=`).
+        n_samples: N where reading the dataset counted it, else None.
+        labels: labels the dataset's elements held (`labels=` naming them), row i = sample i.
+        batch_size: the batch size of a batched dataset, as its graph says (`fit`'s default).
     """
 
     sample_shape: tuple[int, ...]
@@ -41,6 +48,10 @@ class TrainingInput:
     target: np.ndarray | None = None
     target_shape: tuple[int, ...] | None = None
     indexed: bool = False
+    carries_index: bool = False
+    n_samples: int | None = None
+    labels: np.ndarray | None = None
+    batch_size: int | None = None
 
     @property
     def streamed(self) -> bool:
@@ -54,14 +65,16 @@ class TrainingInput:
         elif len(self.sample_shape) != len(expected):
             raise DataError(
                 f"the dataset yields elements of shape {self.sample_shape} but the model expects samples "
-                f"of shape {tuple(expected)}: pass an unbatched dataset of samples (zlens indexes, "
+                f"of shape {tuple(expected)}: pass a dataset of samples, batched or not (zlens indexes, "
                 "shuffles and batches it), or one indexed with zlens.data.index_dataset."
             )
 
 
-def training_input(x, y=None, *, expected_shape=None) -> TrainingInput:
+def training_input(x, y=None, *, expected_shape=None, labels=None, index=None) -> TrainingInput:
     """Look at `x` (and `y`) once: which kind of data it is, checked (shape, dtype, NaN).
 
+    For a `tf.data.Dataset`, `labels` and `index` may name a key or position of its elements
+    (the rules: `zlens.data.datasets`); the labels found there are in `labels` of the result.
     `expected_shape`, a built model's sample shape, is checked before the values are read (a
     wrong shape is named at once, not after a scan of a large file); `prepare_training_data`
     checks it otherwise.
@@ -75,7 +88,13 @@ def training_input(x, y=None, *, expected_shape=None) -> TrainingInput:
     if isinstance(x, tf.data.Dataset):
         if y is not None:
             raise DataError("with a tf.data dataset, put the targets in the dataset as (x, y) pairs, not y=.")
-        return _dataset_input(x)
+        return _dataset_input(x, labels, index, expected_shape)
+    if is_element_name(labels):
+        raise DataError(f"labels={labels!r} names a part of a tf.data dataset's elements; with arrays, give one "
+                        "label per sample.")
+    if index is not None:
+        raise DataError(f"index={index!r} names a sample index in a tf.data dataset's elements; arrays are indexed "
+                        "by zlens itself: leave index= out.")
     if is_chunked_array(x):
         source = DataSource(check_samples(x, expected_shape=expected_shape), name="the Zarr array")
     elif isinstance(x, DataSource):
@@ -92,21 +111,13 @@ def training_input(x, y=None, *, expected_shape=None) -> TrainingInput:
     return TrainingInput(source.sample_shape, source=source, target=target, target_shape=tuple(target.shape[1:]))
 
 
-def _dataset_input(ds: tf.data.Dataset) -> TrainingInput:
-    spec = ds.element_spec
-    if is_indexed_spec(spec):
+def _dataset_input(ds: tf.data.Dataset, labels, index, expected_shape) -> TrainingInput:
+    """A dataset as the user built it (`zlens.data.datasets`), or batches already indexed by zlens."""
+    if index is None and not is_element_name(labels) and is_indexed_batches(ds):
+        spec = ds.element_spec
         target = tuple(spec[1].shape[1:]) if len(spec) == 3 else None
         return TrainingInput(tuple(spec[0].shape[1:]), dataset=ds, target_shape=target, indexed=True)
-    x_spec = spec[0] if isinstance(spec, tuple) else spec
-    target = tuple(spec[1].shape) if isinstance(spec, tuple) and len(spec) > 1 else None
-    return TrainingInput(tuple(x_spec.shape), dataset=ds, target_shape=target)
-
-
-def is_indexed_spec(spec) -> bool:
-    """Whether a dataset's element spec is an indexed batch: `(x, idx)` or `(x, y, idx)`, idx an integer vector."""
-    return (
-        isinstance(spec, tuple)
-        and len(spec) in (2, 3)
-        and spec[-1].dtype.is_integer
-        and len(spec[-1].shape) == 1
-    )
+    parsed = parse_dataset(ds, labels=labels, index=index, expected_shape=expected_shape)
+    return TrainingInput(parsed.sample_shape, dataset=parsed.samples, target_shape=parsed.target_shape,
+                         carries_index=parsed.carries_index, n_samples=parsed.n_samples, labels=parsed.labels,
+                         batch_size=parsed.batch_size)
