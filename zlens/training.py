@@ -25,11 +25,13 @@ from zlens.checks import check_count
 from zlens.data.conform import preprocessing_record
 from zlens.data.feed import prepare_training_data
 from zlens.data.fingerprint import array_fingerprint
+from zlens.data.preprocess import Preprocessing, check_scale
 from zlens.data.training_input import TrainingInput, training_input
 from zlens.data.validate import check_labels
 from zlens.distribute import check_built_under, placement, resolve_strategy
-from zlens.errors import ModelError, NonFiniteError, RunError, Terminated, ZlensError
+from zlens.errors import DataError, ModelError, NonFiniteError, RunError, Terminated, ZlensError
 from zlens.loading import load_model
+from zlens.models.output_range import check_output_reaches
 from zlens.models.pair import EncoderDecoder
 from zlens.options import MODEL_NAMES, check_nonfinite_choice
 from zlens.run import Run
@@ -39,8 +41,8 @@ from zlens.store import LatentStore, RunDirectory
 
 DEFAULT_TAPS = ("z", "recon_error")
 # What `data_info` may record of where the data came from (kept when a run starts again).
-DATA_INFO_KEYS = ("source", "load", "scaled", "original_dtype", "loaded_scale_factor", "target_load", "imports",
-                  "model_file")
+DATA_INFO_KEYS = ("source", "load", "scaled", "original_dtype", "target_load", "imports", "model_file",
+                  "feature_columns", "label_column")
 
 
 def fit(
@@ -53,6 +55,7 @@ def fit(
     capture: str = "in-flight",
     taps: Sequence[str] | None = None,
     labels=None,
+    scale: str | Preprocessing = "auto",
     seed: int | None = None,
     run_dir: str | Path | None = None,
     optimizer=None,
@@ -93,6 +96,15 @@ def fit(
             with each epoch's final weights) or "both" (and their drift per epoch).
         taps: what to capture (default `("z", "recon_error")`): "z", "recon_error", layer names.
         labels: one label per sample, kept with the latents (for plots and exports).
+        scale: how the values of an array are prepared, decided once on `x`, recorded in
+            `run.preprocessing` (run.json's `data.preprocess`) and applied again by `encode`,
+            `resume` and validation data (`zlens.data.preprocess`): "auto" (default: nothing for
+            values within [0, 1]; 8-bit pixels divided by 255; anything else, such as the digits'
+            0..16 or a table's features, min-max per feature to [0, 1]), "minmax", "standard"
+            (mean 0, variance 1 per feature: for a model with a linear output) or "none". A `y`
+            shaped like `x` is prepared with x's rule. A `DataSource` keeps the rule it was
+            loaded with; a `tf.data` dataset is taken as it yields its values. (A recorded
+            `Preprocessing` is applied as it is: what `resume` does.)
         seed: seeds weights (models built by name), shuffling and sampling, for identical z.
         run_dir: a folder to write the run to (crash-safe, resumable); in memory if None.
         optimizer: a Keras optimizer (default: your model's own if you compiled it, else Adam,
@@ -136,6 +148,8 @@ def fit(
     """
     epochs = check_count("epochs", epochs)
     check_capture_options(capture, capture_every, on_nonfinite, none_allowed=False)  # before any data is read
+    if not isinstance(scale, Preprocessing):  # (a restarted run passes the rule it recorded)
+        check_scale(scale)
     if memory_budget is not None:
         warnings.warn("zlens.fit: memory_budget= is now buffer_budget= (the bytes the tap buffers may take on the "
                       "device).", DeprecationWarning, stacklevel=2)
@@ -143,9 +157,12 @@ def fit(
     strategy = resolve_strategy(strategy)
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    data_in = training_input(x, y)
+    data_in = _training_input(x, y, scale)
     with _scope(strategy):
         tapped = _tapped(model, data_in, latent=latent, encoding_dim=encoding_dim, taps=taps)
+        preprocess = preprocessing_record(data_in.source, tapped.plan.sample_shape)
+        if data_in.target is None and data_in.source is not None:  # before training: can the output reach x?
+            check_output_reaches(tapped.autoencoder, preprocess["range"], preprocess["note"])
         if strategy is not None:
             check_built_under(tapped, strategy)
         data = prepare_training_data(data_in, batch_size=batch_size, seed=seed, input_shape=tapped.plan.sample_shape,
@@ -160,7 +177,6 @@ def fit(
         )
     config = _run_config(model, tapped, fit_plan, strategy, epochs=epochs, batch_size=batch_size, capture=capture,
                          encoding_dim=encoding_dim)
-    preprocess = preprocessing_record(data.x, tapped.plan.sample_shape, _scale_factor(data_in, data_info))
     record = {**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess, **(data_info or {})}
     writer = _new_writer(run_dir, fit_plan, data.n_samples, tapped.plan.row_shapes, labels, config=config, seed=seed,
                          data_record=record, overwrite=overwrite)
@@ -168,6 +184,15 @@ def fit(
                  verbose=verbose, validation_data=validation_data)
     run.preprocessing = preprocess
     return run
+
+
+def _training_input(x, y, scale):
+    """`training_input` with the preprocessing rule: arrays and files are prepared by `scale`; a
+    dataset is taken as it yields its values (so only "auto" and "none" apply to it)."""
+    if isinstance(x, tf.data.Dataset) and scale in ("minmax", "standard"):
+        raise DataError(f"scale={scale!r} applies to arrays and files: zlens does not read a tf.data dataset "
+                        "before training. Scale it in the dataset (a .map), or pass the array.")
+    return training_input(x, y, scale=scale)
 
 
 def _new_writer(run_dir, fit_plan: FitPlan, n_samples: int, row_shapes, labels, *, config: dict[str, Any],
@@ -295,19 +320,42 @@ def _resumed_data(directory: RunDirectory, tapped, x, y, strategy, *, check: boo
     if (y is None) != ("target" not in recorded):
         raise RunError(f"{run_dir} was trained {'on a target y' if y is None else 'with no target'}: "
                        f"resume it {'with the same y=' if y is None else 'without y='} (CLI: --target).")
-    data_in = training_input(x, y, expected_shape=tapped.plan.sample_shape)  # the model is built: shape first
+    rule = Preprocessing.from_json(recorded.get("preprocess"))  # None for a run from before the rule: as given
+    data_in = training_input(x, y, expected_shape=tapped.plan.sample_shape, scale=rule)  # shape first
     data = prepare_training_data(data_in, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
                                  input_shape=tapped.plan.sample_shape, sample_budget=sample_budget(strategy))
     if check and recorded.get("sha256") and data.x is not None:
         now = fingerprint(data.x)
         if now["sha256"] != recorded["sha256"]:
-            raise RunError(f"the data differs from the data {run_dir} was trained on (content hash mismatch).")
+            raise RunError(data_mismatch(run_dir, recorded, x))
         if y is not None and _target_fingerprint(y)["target"]["sha256"] != recorded["target"]["sha256"]:
             raise RunError(f"the target y differs from the one {run_dir} was trained on (content hash mismatch).")
         if now.get("scale_factor") != recorded.get("scale_factor"):
             raise RunError(f"the data is scaled by {now.get('scale_factor')} but {run_dir} was trained on it "
                            f"scaled by {recorded.get('scale_factor')}; load it as it was loaded then.")
     return data
+
+
+def data_mismatch(run_dir, recorded: dict[str, Any], x) -> str:
+    """What `resume` says when the data is not the data a run was trained on: what the run was
+    trained on, what was passed, and what to pass instead."""
+    from zlens.data import DataSource
+
+    prep = recorded.get("preprocess") or {}
+    seen, note = prep.get("seen"), prep.get("note")
+    was = f"{recorded.get('source') or 'data'} ({recorded.get('original_dtype') or prep.get('dtype', '?')}"
+    was += f", values {seen[0]:.6g}..{seen[1]:.6g} as given" if seen else ""
+    was += f", then {note})" if note and prep.get("method") != "none" else ")"
+    values = x.x if isinstance(x, DataSource) else x
+    got = ""
+    if hasattr(values, "dtype") and hasattr(values, "shape") and not isinstance(values, tf.data.Dataset):
+        sample = np.asarray(values[: min(len(values), 4096)])
+        got = f"; this data is {values.dtype} {tuple(values.shape)} with values from {sample.min():.6g} to " \
+              f"{sample.max():.6g} (first rows)"
+    cli = " (or `zlens train --resume " + str(run_dir) + "`, which reads it again)" if recorded.get("load") else ""
+    return (f"the data differs from the data {run_dir} was trained on (content hash mismatch): it was trained on "
+            f"{was}{got}. Pass the same data as it was given then, unscaled: zlens prepares it again with the "
+            f"recorded rule{cli}.")
 
 
 def _check_learning_rate(learning_rate: float | None) -> None:
@@ -345,7 +393,8 @@ def _restart(directory: RunDirectory, x, y, *, model, epochs, learning_rate, on_
                encoding_dim=config.get("encoding_dim") if by_name else None,
                validation_data=validation_data, capture_every=config["capture_every"], callbacks=callbacks,
                verbose=verbose, overwrite=True, strategy=strategy, tap_storage=config.get("tap_storage", "auto"),
-               on_nonfinite=on_nonfinite, data_info={k: v for k, v in recorded.items() if k in DATA_INFO_KEYS})
+               on_nonfinite=on_nonfinite, data_info={k: v for k, v in recorded.items() if k in DATA_INFO_KEYS},
+               scale=Preprocessing.from_json(recorded.get("preprocess")) or "none")
 
 
 def _restart_optimizer(config: dict[str, Any], learning_rate: float | None, by_name: bool):
@@ -382,14 +431,6 @@ def _failure_reason(err: BaseException) -> str:
     if isinstance(err, NonFiniteError):
         return str(err)
     return f"{type(err).__name__}: {err}"
-
-
-def _scale_factor(data_in: TrainingInput, data_info) -> float | None:
-    """The factor the stored samples were scaled by on their way in (a `DataSource`'s, or the
-    CLI's record of the file it loaded), or None."""
-    if data_in.source is not None and data_in.source.scale_factor is not None:
-        return data_in.source.scale_factor
-    return (data_info or {}).get("loaded_scale_factor")
 
 
 def _compiled_optimizer(tapped: TappedAutoencoder):
