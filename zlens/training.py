@@ -104,7 +104,7 @@ def fit(
             (mean 0, variance 1 per feature: for a model with a linear output) or "none". A `y`
             shaped like `x` is prepared with x's rule. A `DataSource` keeps the rule it was
             loaded with; a `tf.data` dataset is taken as it yields its values. (A recorded
-            `Preprocessing` is applied as it is: what `resume` does.)
+            `Preprocessing` is applied as it is.)
         seed: seeds weights (models built by name), shuffling and sampling, for identical z.
         run_dir: a folder to write the run to (crash-safe, resumable); in memory if None.
         optimizer: a Keras optimizer (default: your model's own if you compiled it, else Adam,
@@ -162,7 +162,8 @@ def fit(
         tapped = _tapped(model, data_in, latent=latent, encoding_dim=encoding_dim, taps=taps)
         preprocess = preprocessing_record(data_in.source, tapped.plan.sample_shape)
         if data_in.target is None and data_in.source is not None:  # before training: can the output reach x?
-            check_output_reaches(tapped.autoencoder, preprocess["range"], preprocess["note"])
+            check_output_reaches(tapped.autoencoder, preprocess["range"], preprocess["note"],
+                                 refuse=preprocess["requested"] != "none")  # "none": as asked, with a warning
         if strategy is not None:
             check_built_under(tapped, strategy)
         data = prepare_training_data(data_in, batch_size=batch_size, seed=seed, input_shape=tapped.plan.sample_shape,
@@ -394,7 +395,15 @@ def _restart(directory: RunDirectory, x, y, *, model, epochs, learning_rate, on_
                validation_data=validation_data, capture_every=config["capture_every"], callbacks=callbacks,
                verbose=verbose, overwrite=True, strategy=strategy, tap_storage=config.get("tap_storage", "auto"),
                on_nonfinite=on_nonfinite, data_info={k: v for k, v in recorded.items() if k in DATA_INFO_KEYS},
-               scale=Preprocessing.from_json(recorded.get("preprocess")) or "none")
+               scale=_restart_scale(recorded.get("preprocess")))
+
+
+def _restart_scale(record: dict[str, Any] | None) -> str:
+    """The `scale=` a restarted run decides again with (nothing was trained on its fit yet): the one
+    it asked for; "none" for a run from before the rule (arrays were taken as given then)."""
+    if not record or "method" not in record:
+        return "none"
+    return record.get("requested", "auto")
 
 
 def _restart_optimizer(config: dict[str, Any], learning_rate: float | None, by_name: bool):

@@ -32,6 +32,8 @@ from zlens.options import SCALE_CHOICES
 #: The methods a `Preprocessing` records: what was done ("range": the dtype's range, 0..255).
 METHODS = ("none", "range", "minmax", "standard")
 _PIXEL_MAX = 255
+#: Rows prepared in one float64 step (bounds the temporary copy of a large block).
+_ROWS_AT_ONCE = 16384
 
 
 def check_scale(scale) -> str:
@@ -105,13 +107,10 @@ class Preprocessing:
 
     @property
     def prepared_range(self) -> tuple[float, float]:
-        """The smallest and largest value the model was given (exact: the rule is monotone per feature)."""
-        lo = self._affine(self.data_min.astype(np.float64))
-        hi = self._affine(self.data_max.astype(np.float64))
-        return float(min(lo.min(), hi.min())), float(max(lo.max(), hi.max()))
-
-    def _affine(self, flat: np.ndarray) -> np.ndarray:
-        return flat * self.scale.astype(np.float64) + self.offset.astype(np.float64)
+        """The smallest and largest value the model was given (exact: the rule is monotone per
+        feature, so it is the rule applied to each feature's extremes, in float32 as in training)."""
+        ends = self.apply(np.stack([self.data_min, self.data_max]))
+        return float(ends.min()), float(ends.max())
 
     def describe(self) -> str:
         """What was done, in the words the CLI's start line uses; every range named was reached.
@@ -123,7 +122,7 @@ class Preprocessing:
         lo, hi = self.seen
         plo, phi = self.prepared_range
         seen = f"{lo:.6g}..{hi:.6g}"
-        done = f"[{plo:.3g}, {phi:.3g}]"
+        done = f"[{_shown(plo)}, {_shown(phi)}]"
         if self.method == "none":
             if not np.isfinite(lo):
                 return f"not scaled ({self.reason})"
@@ -150,8 +149,10 @@ class Preprocessing:
             return block.astype(np.float32, copy=False)
         flat = block.reshape(len(block), -1)
         self._check_width(flat.shape[1])
-        out = np.multiply(flat, self.scale.astype(np.float32), dtype=np.float32, casting="unsafe")
-        out += self.offset.astype(np.float32)
+        out = np.empty(flat.shape, np.float32)
+        for start in range(0, len(flat), _ROWS_AT_ONCE):  # in float64, as scikit-learn's transform, then float32
+            part = flat[start : start + _ROWS_AT_ONCE]
+            out[start : start + len(part)] = part * self.scale + self.offset
         return out.reshape(block.shape)
 
     def apply_into(self, block, out: np.ndarray) -> np.ndarray:
@@ -310,6 +311,11 @@ def _method(scale: str, dtype: np.dtype, sample_axes: int, lo: float, hi: float)
     if dtype == np.uint8 or (dtype.kind in "iu" and sample_axes >= 2 and lo >= 0 and hi <= _PIXEL_MAX):
         return "range", "8-bit pixels: divided by their dtype's range"
     return "minmax", "values outside [0, 1]: each feature's observed range mapped to [0, 1]"
+
+
+def _shown(value: float) -> str:
+    """A prepared value as the start line shows it: 3 digits, float32 rounding (|v| < 1e-6) shown as 0."""
+    return f"{0.0 if abs(value) < 1e-6 else value:.3g}"
 
 
 def _finite(pair: tuple[float, float]) -> list[float] | None:

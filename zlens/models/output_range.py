@@ -2,12 +2,14 @@
 
 A sigmoid output cannot reconstruct values outside [0, 1] (nor a tanh outside [-1, 1], a relu
 below 0): such a model trains to a large, flat loss and a z of little use. `check_output_reaches`
-refuses it before training, in one line naming the range, the activation and the fix.
+refuses it before training, in one line naming the range, the activation and the fix (or, when
+the user asked for the values as they are, warns in that line).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import keras
 
@@ -60,10 +62,11 @@ def _output_layer(model, depth: int):
     return model
 
 
-def check_output_reaches(model, value_range: tuple[float, float] | None, done: str) -> None:
+def check_output_reaches(model, value_range: tuple[float, float] | None, done: str, *, refuse: bool = True) -> None:
     """Raise one `DataError` when `model`'s output activation cannot produce `value_range`, the
-    range of the prepared data it must reconstruct (`done` says how it was prepared). Nothing is
-    said when the range or the activation is not known, or the activation is unbounded.
+    range of the prepared data it must reconstruct (`done` says how it was prepared); with
+    `refuse=False` (the values were asked for as they are: `scale="none"`), warn instead. Nothing
+    is said when the range or the activation is not known, or the activation is unbounded.
 
     Example:
         >>> check_output_reaches(zlens.models.dense(4), (0.0, 255.0), "not scaled")
@@ -78,9 +81,12 @@ def check_output_reaches(model, value_range: tuple[float, float] | None, done: s
     low, high = REACH[activation]
     if lo >= low - _SLACK and hi <= high + _SLACK:
         return
-    raise DataError(
+    message = (
         f"the prepared data lies in [{lo:.4g}, {hi:.4g}] ({done}) but the model's output activation is "
         f"{activation}, which reaches only [{low:g}, {high:g}]: it cannot reconstruct the data. Scale it to "
         "[0, 1] with scale=\"minmax\" (CLI: --scale minmax; \"auto\" does it for data outside [0, 1]), or give "
         "a model whose output is linear."
     )
+    if refuse:
+        raise DataError(message)
+    warnings.warn(message, UserWarning, stacklevel=3)
