@@ -59,8 +59,8 @@ def test_the_digits_are_scaled_one_way_embedded_as_an_int_npy_and_through_zlens_
     runs["fit"] = zlens.fit("dense", raw, epochs=1, encoding_dim=2, seed=0, verbose=0).preprocessing
     by_hand = MinMaxScaler().fit(raw)
     for record in runs.values():
-        np.testing.assert_allclose(record["scale"], by_hand.scale_)
-        np.testing.assert_allclose(record["offset"], by_hand.min_)
+        np.testing.assert_allclose(record["fitted"]["scale_"], by_hand.scale_)  # scikit-learn's own names
+        np.testing.assert_allclose(record["fitted"]["min_"], by_hand.min_)
     z_cli = _final_z(tmp_path / "npy")
     np.testing.assert_allclose(z_cli, _final_z(tmp_path / "embedded"), rtol=1e-5, atol=1e-6)  # the same run
     model = zlens.open_run(tmp_path / "npy").model

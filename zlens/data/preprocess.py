@@ -53,9 +53,11 @@ class Preprocessing:
     """What was decided about the training samples' values, and the fitted parameters to apply.
 
     A prepared block is `stored * scale + offset` per feature (features are a sample's values in
-    C order), in float32: the arithmetic of scikit-learn's fitted `MinMaxScaler`
-    (`scale_`, `min_`) and `StandardScaler` (`1 / scale_`, `-mean_ / scale_`), so it can run
-    batch by batch, on NumPy blocks (`apply`) or inside a `tf.data` pipeline (`apply_tensor`).
+    C order): the arithmetic of scikit-learn's fitted `MinMaxScaler` (`scale_`, `min_`) and
+    `StandardScaler` (`1 / scale_`, `-mean_ / scale_`), in float64 as scikit-learn's `transform`,
+    then float32 (one whole-array factor, such as 1/255, in float32), so it can run batch by
+    batch, on NumPy blocks (`apply`) or inside a `tf.data` pipeline (`apply_tensor`, in float32:
+    per-feature values may differ from `apply`'s in the last bit).
 
     Attributes:
         method: "none", "range" (divided by the dtype's range), "minmax" or "standard".
@@ -149,6 +151,11 @@ class Preprocessing:
             return block.astype(np.float32, copy=False)
         flat = block.reshape(len(block), -1)
         self._check_width(flat.shape[1])
+        if not self.per_feature:  # one factor, in float32 (as zlens has always scaled pixels: the same bits)
+            out = np.multiply(flat, np.float32(self.scale[0]), dtype=np.float32, casting="unsafe")
+            if self.offset[0]:
+                out += np.float32(self.offset[0])
+            return out.reshape(block.shape)
         out = np.empty(flat.shape, np.float32)
         for start in range(0, len(flat), _ROWS_AT_ONCE):  # in float64, as scikit-learn's transform, then float32
             part = flat[start : start + _ROWS_AT_ONCE]
@@ -188,18 +195,24 @@ class Preprocessing:
     def to_json(self) -> dict[str, Any]:
         """The record run.json keeps under `data.preprocess` (with `sample_shape` added by the caller).
 
+        The fitted parameters are recorded once, under scikit-learn's names (`fitted`: `scale_`,
+        `min_`, `data_min_`, `data_max_` of a `MinMaxScaler`; `mean_`, `var_`, `scale_` of a
+        `StandardScaler`), with each feature's observed extremes where the scaler does not hold them.
+
         Example:
             >>> rec = decide(np.array([[0, 8], [16, 4]])).to_json()
-            >>> rec["method"], rec["fitted"]["class"], rec["range"]
-            ('minmax', 'MinMaxScaler', [0.0, 1.0])
+            >>> rec["method"], rec["fitted"]["class"], rec["fitted"]["scale_"], rec["range"]
+            ('minmax', 'MinMaxScaler', [0.0625, 0.25], [0.0, 1.0])
         """
-        return {
+        record = {
             "method": self.method, "requested": self.requested, "per_feature": self.per_feature,
             "dtype": self.dtype, "reason": self.reason, "note": self.describe(),
             "scale_factor": self.scale_factor, "seen": _finite(self.seen), "range": _finite(self.prepared_range),
-            "scale": self.scale.tolist(), "offset": self.offset.tolist(),
-            "data_min": self.data_min.tolist(), "data_max": self.data_max.tolist(), "fitted": self.fitted,
+            "fitted": self.fitted,
         }
+        if self.method != "minmax":  # (a MinMaxScaler's data_min_ / data_max_ are these)
+            record.update(data_min=_floats(self.data_min), data_max=_floats(self.data_max))
+        return record
 
     @classmethod
     def from_json(cls, record: dict[str, Any] | None) -> Preprocessing | None:
@@ -213,15 +226,23 @@ class Preprocessing:
         """
         if not record or "method" not in record:
             return None
-        if record["method"] not in METHODS:
-            raise DataError(f"run.json's preprocessing method {record['method']!r} is not one of {METHODS}.")
+        method, fitted = record["method"], dict(record.get("fitted") or {})
+        if method not in METHODS:
+            raise DataError(f"run.json's preprocessing method {method!r} is not one of {METHODS}.")
 
-        def arr(key):
-            return np.asarray(record[key], dtype=np.float64)
+        def arr(values):
+            return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
 
-        return cls(record["method"], record.get("requested", "auto"), bool(record["per_feature"]), arr("scale"),
-                   arr("offset"), arr("data_min"), arr("data_max"), dict(record.get("fitted") or {}),
-                   record.get("dtype", ""), record.get("reason", ""))
+        if method == "none":
+            scale, offset = np.ones(1), np.zeros(1)
+        elif method == "standard":
+            scale, offset = 1.0 / arr(fitted["scale_"]), -arr(fitted["mean_"]) / arr(fitted["scale_"])
+        else:
+            scale, offset = arr(fitted["scale_"]), arr(fitted["min_"])
+        low = arr(record["data_min"] if "data_min" in record else fitted["data_min_"])
+        high = arr(record["data_max"] if "data_max" in record else fitted["data_max_"])
+        return cls(method, record.get("requested", "auto"), bool(record["per_feature"]), scale, offset, low, high,
+                   fitted, record.get("dtype", ""), record.get("reason", ""))
 
 
 def decide(x, scale: str = "auto") -> Preprocessing:
@@ -286,7 +307,8 @@ def by_factor(factor: float, dtype) -> Preprocessing:
         [[1.0]]
     """
     nan = np.full(1, np.nan)
-    return Preprocessing("range", "auto", False, np.array([float(factor)]), np.zeros(1), nan, nan, {},
+    fitted = {"class": "factor", "scale_": [float(factor)], "min_": [0.0]}
+    return Preprocessing("range", "auto", False, np.array([float(factor)]), np.zeros(1), nan, nan, fitted,
                          str(np.dtype(dtype)), "a recorded factor")
 
 
@@ -316,6 +338,11 @@ def _method(scale: str, dtype: np.dtype, sample_axes: int, lo: float, hi: float)
 def _shown(value: float) -> str:
     """A prepared value as the start line shows it: 3 digits, float32 rounding (|v| < 1e-6) shown as 0."""
     return f"{0.0 if abs(value) < 1e-6 else value:.3g}"
+
+
+def _floats(values: np.ndarray) -> list[float | None]:
+    """`values` as JSON numbers, NaN (not known) as null."""
+    return [None if not np.isfinite(v) else float(v) for v in values.tolist()]
 
 
 def _finite(pair: tuple[float, float]) -> list[float] | None:
