@@ -22,7 +22,7 @@ from zlens.capture.fit_plan import FitPlan, check_capture_options, plan_fit, sam
 from zlens.capture.tapped_autoencoder import TappedAutoencoder
 from zlens.capture.taps import LATENT, check_taps
 from zlens.checks import check_count
-from zlens.data.conform import preprocessing_record
+from zlens.data.conform import data_mismatch, preprocessing_record
 from zlens.data.feed import prepare_training_data
 from zlens.data.fingerprint import array_fingerprint
 from zlens.data.preprocess import Preprocessing, check_scale
@@ -335,28 +335,6 @@ def _resumed_data(directory: RunDirectory, tapped, x, y, strategy, *, check: boo
             raise RunError(f"the data is scaled by {now.get('scale_factor')} but {run_dir} was trained on it "
                            f"scaled by {recorded.get('scale_factor')}; load it as it was loaded then.")
     return data
-
-
-def data_mismatch(run_dir, recorded: dict[str, Any], x) -> str:
-    """What `resume` says when the data is not the data a run was trained on: what the run was
-    trained on, what was passed, and what to pass instead."""
-    from zlens.data import DataSource
-
-    prep = recorded.get("preprocess") or {}
-    seen, note = prep.get("seen"), prep.get("note")
-    was = f"{recorded.get('source') or 'data'} ({recorded.get('original_dtype') or prep.get('dtype', '?')}"
-    was += f", values {seen[0]:.6g}..{seen[1]:.6g} as given" if seen else ""
-    was += f", then {note})" if note and prep.get("method") != "none" else ")"
-    values = x.x if isinstance(x, DataSource) else x
-    got = ""
-    if hasattr(values, "dtype") and hasattr(values, "shape") and not isinstance(values, tf.data.Dataset):
-        sample = np.asarray(values[: min(len(values), 4096)])
-        got = f"; this data is {values.dtype} {tuple(values.shape)} with values from {sample.min():.6g} to " \
-              f"{sample.max():.6g} (first rows)"
-    cli = " (or `zlens train --resume " + str(run_dir) + "`, which reads it again)" if recorded.get("load") else ""
-    return (f"the data differs from the data {run_dir} was trained on (content hash mismatch): it was trained on "
-            f"{was}{got}. Pass the same data as it was given then, unscaled: zlens prepares it again with the "
-            f"recorded rule{cli}.")
 
 
 def _check_learning_rate(learning_rate: float | None) -> None:

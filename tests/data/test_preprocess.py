@@ -108,3 +108,14 @@ def test_a_recorded_rule_checks_the_width_of_new_samples():
                                         r"samples of 64 values"):
         from_array(np.zeros((3, 10)), name="x", scale=prep)
     assert by_factor(0.5, "uint8").apply(np.array([[4]], "uint8")).tolist() == [[2.0]]
+
+
+def test_fit_on_uint8_images_trains_on_them_divided_by_255_and_encode_applies_the_same():
+    import zlens
+
+    pixels = np.random.default_rng(1).integers(0, 256, size=(64, 36), dtype=np.uint8)  # as keras.datasets hands them
+    run = zlens.fit("dense", pixels, epochs=1, encoding_dim=2, seed=0, capture="consistent", verbose=0)
+    assert run.preprocessing["method"] == "range" and run.history["loss"][-1] < 1  # not 1.5e4 against a sigmoid
+    z = zlens.encode(run, pixels)
+    np.testing.assert_allclose(z, run.z(kind="consistent"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(z, zlens.encode(run.model, (pixels / 255).astype("float32")), rtol=1e-5, atol=1e-6)

@@ -350,3 +350,28 @@ def test_options_that_do_not_apply(tmp_path):
     assert "`scale` must be one of 'auto', 'minmax', 'standard', 'none'" in _error(tmp_path / "x.npy", scale="max")
     with pytest.raises(DataError, match="digits"):
         load_data(None, label_column="y")
+
+
+# -- tables' label columns --------------------------------------------------------------
+
+
+def test_a_column_named_like_a_label_is_taken_as_the_labels_not_trained_on(tmp_path):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1.0, 2.0, 3.0], "Target": [0, 1, 0], "b": [5.0, 6.0, 9.0]}).to_csv(path, index=False)
+    src = load_data(path)
+    assert src.x.shape == (3, 2) and src.labels.tolist() == [0, 1, 0]
+    assert src.columns == {"feature_columns": ["a", "b"], "label_column": "Target", "label_picked": True}
+    every = load_data(path, label_column="")  # asked for: every column is a feature
+    assert every.x.shape == (3, 3) and every.labels is None and every.columns["label_column"] is None
+    again = load_data(path, feature_columns=["b", "a"], label_column="Target")  # a run's columns, in their order
+    np.testing.assert_allclose(again.x, load_data(path).x[:, ::-1])
+    assert again.labels.tolist() == [0, 1, 0]
+
+
+def test_two_label_like_columns_or_missing_recorded_columns_are_refused(tmp_path):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1.0, 2.0], "y": [0, 1], "class": [1, 0]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"columns 'y', 'class' are all named like labels.*--label-column NAME"):
+        load_data(path)
+    with pytest.raises(DataError, match=r"lacks column\(s\) 'c' of the 2 the run was trained on"):
+        load_data(path, feature_columns=["a", "c"])

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from zlens.data.chunked import is_chunked_array
 from zlens.data.data_source import DataSource, as_float32
 from zlens.data.fingerprint import row_chunks
 from zlens.data.preprocess import Preprocessing
@@ -137,6 +138,26 @@ def conform(source: DataSource, record: dict[str, Any] | None, *, as_given: bool
     if use is not None:
         notes.append(f"scaled by {use:.6g} as in training")
     return _scaled(source, use), "; ".join(notes)
+
+
+def data_mismatch(run_dir, recorded: dict[str, Any], x) -> str:
+    """What `resume` says when the data is not the data a run was trained on: what the run was
+    trained on, what was passed, and what to pass instead."""
+    prep = recorded.get("preprocess") or {}
+    seen, note = prep.get("seen"), prep.get("note")
+    was = f"{recorded.get('source') or 'data'} ({recorded.get('original_dtype') or prep.get('dtype', '?')}"
+    was += f", values {seen[0]:.6g}..{seen[1]:.6g} as given" if seen else ""
+    was += f", then {note})" if note and prep.get("method") != "none" else ")"
+    values = x.x if isinstance(x, DataSource) else x
+    got = ""
+    if isinstance(values, np.ndarray) or is_chunked_array(values):
+        sample = np.asarray(values[:4096])
+        got = f"; this data is {values.dtype} {tuple(values.shape)} with values from {sample.min():.6g} to " \
+              f"{sample.max():.6g}{' (first rows)' if len(values) > 4096 else ''}"
+    cli = " (or `zlens train --resume " + str(run_dir) + "`, which reads it again)" if recorded.get("load") else ""
+    return (f"the data differs from the data {run_dir} was trained on (content hash mismatch): it was trained on "
+            f"{was}{got}. Pass the same data as it was given then, unscaled: zlens prepares it again with the "
+            f"recorded rule{cli}.")
 
 
 def _checked(source: DataSource, record: dict[str, Any], notes: list[str]) -> tuple[DataSource, str]:

@@ -21,6 +21,10 @@ REACH = {
     "hard_tanh": (-1.0, 1.0), "relu": (0.0, math.inf), "relu6": (0.0, 6.0), "softplus": (0.0, math.inf),
     "exponential": (0.0, math.inf), "elu": (-1.0, math.inf),
 }
+#: Layers after the output activation that only move, drop or crop values (a `Reshape` back to
+#: the image shape): the activation before them still bounds the output.
+_KEEPS_VALUES = (keras.layers.Reshape, keras.layers.Flatten, keras.layers.Permute, keras.layers.Dropout,
+                 keras.layers.Cropping1D, keras.layers.Cropping2D, keras.layers.Cropping3D, keras.layers.Identity)
 #: How far past the reach a value may lie (float rounding of a [0, 1] min-max).
 _SLACK = 1e-4
 
@@ -29,8 +33,9 @@ def output_activation(model) -> str | None:
     """The name of the activation of `model`'s reconstruction output ("sigmoid", "linear"...), or
     None where it cannot be found (several outputs, a custom `call` without a `decoder`).
 
-    Looks at a Sequential's last layer, a functional model's single output layer, or the
-    `decoder` attribute of a subclassed model (zlens' `EncoderDecoder` too), recursively.
+    Looks at a Sequential's last layer (past reshapes, crops and dropout), a functional model's
+    single output layer, or the `decoder` attribute of a subclassed model (zlens'
+    `EncoderDecoder` too), recursively.
 
     Example:
         >>> output_activation(zlens.models.dense(64, encoding_dim=2))
@@ -45,7 +50,8 @@ def _output_layer(model, depth: int):
     if depth > 8 or model is None:
         return None
     if isinstance(model, keras.Sequential):
-        return _output_layer(model.layers[-1], depth + 1) if model.layers else None
+        last = [layer for layer in model.layers if not isinstance(layer, _KEEPS_VALUES)]
+        return _output_layer(last[-1], depth + 1) if last else None
     if isinstance(model, keras.Model):
         decoder = getattr(model, "decoder", None)
         if isinstance(decoder, keras.layers.Layer):
