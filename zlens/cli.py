@@ -19,6 +19,7 @@ from zlens.options import (
     KINDS,
     NONFINITE_CHOICES,
     PROJECTION_METHODS,
+    SCALE_CHOICES,
     STRATEGY_NAMES,
     TAP_STORAGES,
 )
@@ -92,12 +93,17 @@ def _add_train(sub) -> None:
                                "zlens train --resume runs/digits --epochs 60"))
     data = train.add_argument_group("data (default: the embedded 8x8 digits, 1797 x 64, with labels)")
     data.add_argument("--data", metavar="FILE", help=".npy, .npz (Keras mnist.npz layout too), .csv, .parquet or .zarr")
-    data.add_argument("--label-column", metavar="NAME", help="table column holding labels (CSV/Parquet)")
+    data.add_argument("--label-column", metavar="NAME",
+                      help="table column holding labels (CSV/Parquet; default: a column named target, label, "
+                           "class or y, if any; '' for none)")
     data.add_argument("--labels", metavar="FILE", help="a separate .npy/.csv of labels, one per sample")
     data.add_argument("--key", metavar="NAME", help="which array of a .npz (default: x_train, or the only one)")
     data.add_argument("--flatten", action="store_true", help="flatten image samples for the dense model")
-    data.add_argument("--no-scale", action="store_true",
-                      help="keep integer pixel values (default: scale 0..255 to [0, 1])")
+    data.add_argument("--scale", choices=SCALE_CHOICES, default=None,
+                      help="how values are prepared, recorded and reapplied by encode and --resume: auto (default: "
+                           "nothing for values in [0, 1], 8-bit pixels / 255, else min-max per feature), minmax, "
+                           "standard (mean 0, variance 1 per feature; needs a model with a linear output), none")
+    data.add_argument("--no-scale", action="store_true", help="the same as --scale none")
     data.add_argument("--target", metavar="FILE",
                       help="what the model learns to output when it is not the input (a denoising autoencoder's "
                            "clean samples; --data holds the noisy ones): read like --data, one per sample")
@@ -148,9 +154,10 @@ def _add_train(sub) -> None:
 def _add_encode(sub) -> None:
     encode = sub.add_parser("encode", help="encode new data with a run's final model",
                             description="Encode a data file with the run's final model, streaming to the output. "
-                                        "The data is prepared as the run's training data was (flattened, scaled "
-                                        "by the same factor when its values are raw); data whose shape or range "
-                                        "does not match is refused, naming what differs.",
+                                        "The data is prepared as the run's training data was: given as it was "
+                                        "then (raw values; a table's recorded columns, in their order), flattened "
+                                        "when the run's samples were, scaled with the run's recorded parameters; "
+                                        "data whose shape or range does not match is refused, naming what differs.",
                             epilog=_examples("zlens encode runs/digits --data new.npy --out z_new.npy",
                                              "zlens encode runs/mnist --data test.npz --key test --out z_test.csv",
                                              "zlens encode runs/mine --data prepared.npy --no-scale --out z.parquet"))
@@ -159,7 +166,8 @@ def _add_encode(sub) -> None:
                         help="the samples: .npy, .npz, .csv, .parquet or .zarr")
     encode.add_argument("--out", metavar="FILE", required=True, help="output .npy, .csv or .parquet")
     encode.add_argument("--key", metavar="NAME", help="which array of a .npz (or split: train / test)")
-    encode.add_argument("--label-column", metavar="NAME", help="table column holding labels, kept beside z in tables")
+    encode.add_argument("--label-column", metavar="NAME",
+                        help="table column holding labels, kept beside z in tables (default: the run's)")
     encode.add_argument("--flatten", action="store_true",
                         help="flatten image samples (done anyway when the run's were)")
     encode.add_argument("--no-scale", action="store_true",

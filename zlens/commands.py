@@ -47,9 +47,9 @@ def train(args) -> int:
     progress = [] if args.quiet else [ProgressPrinter(epochs, source.n_samples, args.batch_size)]
     if not args.quiet:
         print(f"zlens: training {model} on {source.name}: {source.n_samples} samples of shape "
-              f"{source.sample_shape}{' (scaled to [0, 1])' if source.scaled else ''}", file=sys.stderr)
+              f"{source.sample_shape}; {source.preprocessing.describe()}{_label_note(source)}", file=sys.stderr)
     run = zlens.fit(
-        model, _samples(source), None if target is None else target.to_numpy(), epochs=epochs,
+        model, source, None if target is None else target.to_numpy(), epochs=epochs,
         batch_size=args.batch_size, capture=args.capture, taps=taps, labels=source.labels, seed=args.seed,
         run_dir=args.out, encoding_dim=args.encoding_dim, latent=args.latent,
         optimizer=None if model_file is not None and args.learning_rate is None else
@@ -58,8 +58,8 @@ def train(args) -> int:
         overwrite=args.overwrite, callbacks=progress, verbose=0, strategy=strategy,
         tap_storage=args.tap_storage, buffer_budget=buffer_budget, on_nonfinite=args.on_nonfinite or "stop",
         data_info={"source": source.name, "load": load, "scaled": source.scaled,
-                   "original_dtype": source.original_dtype, "loaded_scale_factor": source.scale_factor,
-                   "target_load": target_load, "imports": imports, "model_file": model_file},
+                   "original_dtype": source.original_dtype, "target_load": target_load, "imports": imports,
+                   "model_file": model_file, **_columns(source)},
     )
     _say_where(run, args.quiet)
     return 0
@@ -70,14 +70,36 @@ def _training_data(args):
     its `--target`), with how each was loaded, recorded in the run so that a restart reloads them alike."""
     from zlens.data import load_data
 
-    scale = "none" if args.no_scale else "auto"
+    if args.no_scale and args.scale not in (None, "none"):
+        raise ZlensError(f"--no-scale and --scale {args.scale} disagree: give one of them.")
+    scale = "none" if args.no_scale else args.scale or "auto"
     load = {"path": _absolute(args.data), "label_column": args.label_column, "labels_path": _absolute(args.labels),
             "key": args.key, "flatten": args.flatten, "scale": scale}
     source = load_data(**load)
+    if source.columns is not None:  # a table: read again with exactly these columns (--resume, encode)
+        load.update(label_column=source.columns["label_column"] or "",
+                    feature_columns=source.columns["feature_columns"])
+    # the target is read as stored: zlens.fit prepares it with the samples' rule
     target_load = None if args.target is None else \
-        {"path": _absolute(args.target), "key": args.target_key, "flatten": args.flatten, "scale": scale}
+        {"path": _absolute(args.target), "key": args.target_key, "flatten": args.flatten, "scale": "none"}
     target = None if target_load is None else load_data(**target_load)
     return source, target, load, target_load
+
+
+def _label_note(source) -> str:
+    """The start line's note of a table column taken as labels for its name (never trained on)."""
+    columns = source.columns or {}
+    if not columns.get("label_picked"):
+        return ""
+    return (f"; column {columns['label_column']!r} taken as the labels, not trained on (--label-column NAME picks "
+            "another, --label-column '' trains on every column)")
+
+
+def _columns(source) -> dict:
+    """What run.json's `data` records of a table's columns (none for other data)."""
+    if source.columns is None:
+        return {}
+    return {"feature_columns": source.columns["feature_columns"], "label_column": source.columns["label_column"]}
 
 
 def _strategy(name: str | None):
@@ -161,7 +183,13 @@ def _resume(args) -> int:
     if load is None:
         raise ZlensError(f"{args.resume} was not written by `zlens train`; resume it from Python with "
                          "zlens.resume(path, x).")
-    source = load_data(**load)
+    from zlens.data.preprocess import Preprocessing, by_factor
+
+    rule: Preprocessing | str | None = Preprocessing.from_json(recorded.get("preprocess"))  # as recorded
+    factor = (recorded.get("preprocess") or {}).get("scale_factor")
+    if rule is None:  # a run from before the rule: scaled by its recorded factor, if any
+        rule = by_factor(factor, recorded.get("original_dtype") or "float32") if factor else "none"
+    source = load_data(**{**load, "scale": rule})
     target = None if not recorded.get("target_load") else load_data(**recorded["target_load"])
     strategy = _strategy(args.strategy)  # before anything else touches TensorFlow's runtime
     import zlens
@@ -177,7 +205,7 @@ def _resume(args) -> int:
     if not args.quiet:
         print(f"zlens: resuming {args.resume} after epoch {directory.epochs_done - 1}" if directory.epochs_done else
               f"zlens: {args.resume} committed no epoch: starting it again", file=sys.stderr)
-    run = zlens.resume(args.resume, _samples(source), None if target is None else target.to_numpy(), epochs=epochs,
+    run = zlens.resume(args.resume, source, None if target is None else target.to_numpy(), epochs=epochs,
                        learning_rate=args.learning_rate, on_nonfinite=args.on_nonfinite, model=model,
                        callbacks=progress, verbose=0, strategy=strategy)
     _say_where(run, args.quiet)
@@ -188,16 +216,23 @@ def encode(args) -> int:
     """`zlens encode`: stream a data file through the run's final model into a file."""
     _check_positive(batch_size=args.batch_size)
     from zlens.data import load_data
-    from zlens.data.conform import conform
+    from zlens.data.conform import prepare_like_training
+    from zlens.data.readers import CSV_SUFFIXES, PARQUET_SUFFIXES
     from zlens.export import format_of
     from zlens.store import RunDirectory
 
     format_of(args.out)
     directory = RunDirectory.open(args.run)  # a clear error before any heavy import
-    record = directory.run_json.get("data", {}).get("preprocess")
-    source = load_data(args.data, label_column=args.label_column, key=args.key, flatten=args.flatten,
-                       scale="none" if args.no_scale or record is not None else "auto")
-    source, done = conform(source, record, as_given=args.no_scale)
+    recorded = directory.run_json.get("data", {})
+    record = recorded.get("preprocess")
+    options = {"label_column": args.label_column, "key": args.key, "flatten": args.flatten}
+    if recorded.get("feature_columns") and str(args.data).lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
+        options.update(feature_columns=recorded["feature_columns"],  # the run's columns, in the run's order
+                       label_column=args.label_column or recorded.get("label_column"))
+    if record is None:  # a run not recorded by zlens.fit: its data read as load_data reads it
+        source, done = load_data(args.data, scale="none" if args.no_scale else "auto", **options), ""
+    else:
+        source, done = prepare_like_training(args.data, record, as_given=args.no_scale, **options)
     if done and not args.quiet:
         print(f"zlens: {source.name}: {done}", file=sys.stderr)
     _quiet_tensorflow_import()
@@ -355,12 +390,6 @@ def _say_where(run, quiet: bool) -> None:
     print(f"zlens: done. z of epochs {_ranges(run.epochs)} ({', '.join(run.kinds)}), "
           f"{run.n_samples} x {run.taps['z'][0]}, in {run.path / 'latents.zarr'}\n"
           f"       zlens info {run.path}   |   zlens export {run.path} --to csv --out z.csv", file=sys.stderr)
-
-
-def _samples(source):
-    """The samples to train on: a memory-mapped `.npy` stays mapped and a Zarr store on disk (read
-    batch by batch), not loaded."""
-    return source if source.memory_mapped or source.chunked else source.to_numpy()
 
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,

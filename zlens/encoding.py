@@ -52,12 +52,14 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
             fewer for models whose activations are large (64 MiB for the largest one).
         latent: the latent layer's name, for a plain Keras autoencoder.
         as_given: with a `Run`, take an array's values as they are. By default an array is
-            prepared as the run's training data was (flattened, scaled by the same factor when
-            its values are raw) and refused with a `DataError` when its range does not match
-            (`zlens.data.conform`); a model alone records nothing, so nothing is checked.
+            taken as the training data was given (raw values) and prepared as it was: flattened
+            when the run's samples were, scaled with the run's recorded parameters
+            (`run.preprocessing`), and refused with a `DataError` when its prepared range does not
+            match (`zlens.data.conform.prepare_like_training`); a model alone records nothing,
+            so nothing is checked.
 
     Example:
-        >>> z = zlens.encode(run, digits.data)   # raw 0..16 values: scaled by 1/16 as in training
+        >>> z = zlens.encode(run, digits.data)   # raw 0..16 values: scaled as in training
         >>> z = zlens.encode(run.model, x_new)
         >>> z.shape
         (len(x_new), d)
@@ -102,16 +104,13 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
 
 def _as_trained(model, x, as_given: bool):
     """`x` prepared as `model`'s (a `Run`'s) training data was, when it is an array and the run
-    recorded how (see `zlens.data.conform`); else `x` itself."""
-    from zlens.data.conform import conform
-    from zlens.data.sources import from_array
+    recorded how (`zlens.data.conform.prepare_like_training`); else `x` itself."""
+    from zlens.data.conform import prepare_like_training
     from zlens.run import Run
 
     if not isinstance(model, Run) or model.preprocessing is None or isinstance(x, (tf.data.Dataset, DataSource)):
         return x
-    if not isinstance(x, np.ndarray):
-        x = np.asarray(x)
-    return conform(from_array(x, name="x", scale="none"), model.preprocessing, as_given=as_given)[0]
+    return prepare_like_training(x, model.preprocessing, as_given=as_given)[0]
 
 
 def reads_into(source: DataSource):

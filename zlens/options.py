@@ -16,11 +16,14 @@ STRATEGY_NAMES = ("mirrored", "multi-worker")
 #: The 2-D projections of z for plots and the page (`method=`, `--method`).
 PROJECTION_METHODS = ("pca", "tsne", "umap")
 
+#: How training values are prepared (`scale=`, `zlens train --scale`; see `zlens.data.preprocess`).
+SCALE_CHOICES = ("auto", "minmax", "standard", "none")
+
 #: The file formats one captured matrix is exported to (`zlens export --to`, also "projector").
 EXPORT_FORMATS = ("npy", "csv", "parquet")
 
 __all__ = ["CAPTURE_CHOICES", "EXPORT_FORMATS", "KINDS", "MODEL_NAMES", "NONFINITE_CHOICES", "PROJECTION_METHODS",
-           "STRATEGY_NAMES", "TAP_STORAGES", "check_nonfinite_choice"]
+           "SCALE_CHOICES", "STRATEGY_NAMES", "TAP_STORAGES", "check_nonfinite_choice"]
 
 #: The autoencoders zlens builds by name (`zlens.models.build`, `zlens train --model`).
 MODEL_NAMES = ("dense", "conv", "vae")

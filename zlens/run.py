@@ -135,8 +135,10 @@ class Run:
 
     @property
     def preprocessing(self) -> dict[str, Any] | None:
-        """How the training samples reached the model: their shape, the factor stored values were
-        scaled by, the range of values seen (`zlens.data.conform`); None when not recorded."""
+        """How the training samples reached the model (run.json's `data.preprocess`): their shape,
+        the preprocessing rule with its fitted parameters, the stored range seen and the range the
+        model was given (`zlens.data.preprocess`); `Preprocessing.from_json(run.preprocessing)`
+        gives the rule as an object. None when not recorded."""
         if self._preprocessing is None and self._directory is not None:
             return self._directory.run_json.get("data", {}).get("preprocess")
         return self._preprocessing

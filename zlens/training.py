@@ -22,15 +22,17 @@ from zlens.capture.fit_plan import FitPlan, check_capture_options, plan_fit, sam
 from zlens.capture.tapped_autoencoder import TappedAutoencoder
 from zlens.capture.taps import LATENT, check_taps, known_sample_shape
 from zlens.checks import check_count
-from zlens.data.conform import preprocessing_record
+from zlens.data.conform import data_mismatch, preprocessing_record
 from zlens.data.datasets import is_element_name
 from zlens.data.feed import prepare_training_data
 from zlens.data.fingerprint import array_fingerprint
+from zlens.data.preprocess import Preprocessing, check_scale
 from zlens.data.training_input import TrainingInput, training_input
 from zlens.data.validate import check_labels
 from zlens.distribute import check_built_under, placement, resolve_strategy
-from zlens.errors import ModelError, NonFiniteError, RunError, Terminated, ZlensError
+from zlens.errors import DataError, ModelError, NonFiniteError, RunError, Terminated, ZlensError
 from zlens.loading import load_model
+from zlens.models.output_range import check_output_reaches
 from zlens.models.pair import EncoderDecoder
 from zlens.options import MODEL_NAMES, check_nonfinite_choice
 from zlens.run import Run
@@ -41,8 +43,8 @@ from zlens.store import LatentStore, RunDirectory
 DEFAULT_TAPS = ("z", "recon_error")
 DEFAULT_BATCH_SIZE = 256
 # What `data_info` may record of where the data came from (kept when a run starts again).
-DATA_INFO_KEYS = ("source", "load", "scaled", "original_dtype", "loaded_scale_factor", "target_load", "imports",
-                  "model_file")
+DATA_INFO_KEYS = ("source", "load", "scaled", "original_dtype", "target_load", "imports", "model_file",
+                  "feature_columns", "label_column")
 
 
 def fit(
@@ -56,6 +58,7 @@ def fit(
     taps: Sequence[str] | None = None,
     labels=None,
     index: str | int | None = None,
+    scale: str | Preprocessing = "auto",
     seed: int | None = None,
     run_dir: str | Path | None = None,
     optimizer=None,
@@ -113,6 +116,15 @@ def fit(
             interleaved by your own pipeline (zlens batches them as they come, without
             shuffling again): row i of z is the element whose index is i, N is the index's
             count, and every epoch is checked to hold each index exactly once.
+        scale: how the values of an array are prepared, decided once on `x`, recorded in
+            `run.preprocessing` (run.json's `data.preprocess`) and applied again by `encode`,
+            `resume` and validation data (`zlens.data.preprocess`): "auto" (default: nothing for
+            values within [0, 1]; 8-bit pixels divided by 255; anything else, such as the digits'
+            0..16 or a table's features, min-max per feature to [0, 1]), "minmax", "standard"
+            (mean 0, variance 1 per feature: for a model with a linear output) or "none". A `y`
+            shaped like `x` is prepared with x's rule. A `DataSource` keeps the rule it was
+            loaded with; a `tf.data` dataset is taken as it yields its values. (A recorded
+            `Preprocessing` is applied as it is.)
         seed: seeds weights (models built by name), shuffling and sampling, for identical z.
         run_dir: a folder to write the run to (crash-safe, resumable); in memory if None.
         optimizer: a Keras optimizer (default: your model's own if you compiled it, else Adam,
@@ -160,6 +172,8 @@ def fit(
     """
     epochs = check_count("epochs", epochs)
     check_capture_options(capture, capture_every, on_nonfinite, none_allowed=False)  # before any data is read
+    if not isinstance(scale, Preprocessing):  # (a restarted run passes the rule it recorded)
+        check_scale(scale)
     if memory_budget is not None:
         warnings.warn("zlens.fit: memory_budget= is now buffer_budget= (the bytes the tap buffers may take on the "
                       "device).", DeprecationWarning, stacklevel=2)
@@ -167,11 +181,15 @@ def fit(
     strategy = resolve_strategy(strategy)
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    data_in = training_input(x, y, labels=labels, index=index)
+    data_in = _training_input(x, y, scale, labels=labels, index=index)
     elements = _element_names(labels, index)
     batch_size = batch_size if batch_size is not None else data_in.batch_size or DEFAULT_BATCH_SIZE
     with _scope(strategy):
         tapped = _tapped(model, data_in, latent=latent, encoding_dim=encoding_dim, taps=taps)
+        preprocess = preprocessing_record(data_in.source, tapped.plan.sample_shape)
+        if data_in.target is None and data_in.source is not None:  # before training: can the output reach x?
+            check_output_reaches(tapped.autoencoder, preprocess["range"], preprocess["note"],
+                                 refuse=preprocess["requested"] != "none")  # "none": as asked, with a warning
         if strategy is not None:
             check_built_under(tapped, strategy)
         data = prepare_training_data(data_in, batch_size=batch_size, seed=seed, input_shape=tapped.plan.sample_shape,
@@ -186,7 +204,6 @@ def fit(
         )
     config = _run_config(model, tapped, fit_plan, strategy, epochs=epochs, batch_size=batch_size, capture=capture,
                          encoding_dim=encoding_dim)
-    preprocess = preprocessing_record(data.x, tapped.plan.sample_shape, _scale_factor(data_in, data_info))
     record = {**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess,
               **elements, **(data_info or {})}
     writer = _new_writer(run_dir, fit_plan, data.n_samples, tapped.plan.row_shapes, labels, config=config, seed=seed,
@@ -195,6 +212,15 @@ def fit(
                  verbose=verbose, validation_data=validation_data)
     run.preprocessing = preprocess
     return run
+
+
+def _training_input(x, y, scale, *, labels=None, index=None):
+    """`training_input` with the preprocessing rule: arrays and files are prepared by `scale`; a
+    dataset is taken as it yields its values (so only "auto" and "none" apply to it)."""
+    if isinstance(x, tf.data.Dataset) and scale in ("minmax", "standard"):
+        raise DataError(f"scale={scale!r} applies to arrays and files: zlens does not read a tf.data dataset "
+                        "before training. Scale it in the dataset (a .map), or pass the array.")
+    return training_input(x, y, scale=scale, labels=labels, index=index)
 
 
 def _new_writer(run_dir, fit_plan: FitPlan, n_samples: int, row_shapes, labels, *, config: dict[str, Any],
@@ -323,14 +349,15 @@ def _resumed_data(directory: RunDirectory, tapped, x, y, strategy, *, check: boo
         raise RunError(f"{run_dir} was trained {'on a target y' if y is None else 'with no target'}: "
                        f"resume it {'with the same y=' if y is None else 'without y='} (CLI: --target).")
     names = recorded.get("elements", {})  # the parts of a dataset's elements named in fit
-    data_in = training_input(x, y, expected_shape=tapped.plan.sample_shape,  # the model is built: shape first
+    rule = Preprocessing.from_json(recorded.get("preprocess"))  # None for a run from before the rule: as given
+    data_in = training_input(x, y, expected_shape=tapped.plan.sample_shape, scale=rule,  # built model: shape first
                              labels=names.get("labels"), index=names.get("index"))
     data = prepare_training_data(data_in, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
                                  input_shape=tapped.plan.sample_shape, sample_budget=sample_budget(strategy))
     if check and recorded.get("sha256") and data.x is not None:
         now = fingerprint(data.x)
         if now["sha256"] != recorded["sha256"]:
-            raise RunError(f"the data differs from the data {run_dir} was trained on (content hash mismatch).")
+            raise RunError(data_mismatch(run_dir, recorded, x))
         if y is not None and _target_fingerprint(y)["target"]["sha256"] != recorded["target"]["sha256"]:
             raise RunError(f"the target y differs from the one {run_dir} was trained on (content hash mismatch).")
         if now.get("scale_factor") != recorded.get("scale_factor"):
@@ -376,7 +403,16 @@ def _restart(directory: RunDirectory, x, y, *, model, epochs, learning_rate, on_
                encoding_dim=config.get("encoding_dim") if by_name else None,
                validation_data=validation_data, capture_every=config["capture_every"], callbacks=callbacks,
                verbose=verbose, overwrite=True, strategy=strategy, tap_storage=config.get("tap_storage", "auto"),
-               on_nonfinite=on_nonfinite, data_info={k: v for k, v in recorded.items() if k in DATA_INFO_KEYS})
+               on_nonfinite=on_nonfinite, data_info={k: v for k, v in recorded.items() if k in DATA_INFO_KEYS},
+               scale=_restart_scale(recorded.get("preprocess")))
+
+
+def _restart_scale(record: dict[str, Any] | None) -> str:
+    """The `scale=` a restarted run decides again with (nothing was trained on its fit yet): the one
+    it asked for; "none" for a run from before the rule (arrays were taken as given then)."""
+    if not record or "method" not in record:
+        return "none"
+    return record.get("requested", "auto")
 
 
 def _restart_optimizer(config: dict[str, Any], learning_rate: float | None, by_name: bool):
@@ -413,14 +449,6 @@ def _failure_reason(err: BaseException) -> str:
     if isinstance(err, NonFiniteError):
         return str(err)
     return f"{type(err).__name__}: {err}"
-
-
-def _scale_factor(data_in: TrainingInput, data_info) -> float | None:
-    """The factor the stored samples were scaled by on their way in (a `DataSource`'s, or the
-    CLI's record of the file it loaded), or None."""
-    if data_in.source is not None and data_in.source.scale_factor is not None:
-        return data_in.source.scale_factor
-    return (data_info or {}).get("loaded_scale_factor")
 
 
 def _element_names(labels, index) -> dict[str, Any]:

@@ -49,8 +49,9 @@ def test_a_vae_that_diverges_stops_there_and_keeps_the_last_good_epoch(tmp_path,
 def test_data_scaled_to_1e30_stops_in_its_first_epoch_and_resume_starts_it_again(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.random((120, 6)).astype("float32")
-    with pytest.raises(NonFiniteError, match="at epoch 0: loss is (nan|inf).*no epoch is committed"):
-        zlens.fit("dense", x * 1e30, epochs=3, run_dir=tmp_path / "big", seed=0, verbose=0)
+    with pytest.raises(NonFiniteError, match="at epoch 0: loss is (nan|inf).*no epoch is committed"), \
+            pytest.warns(UserWarning, match=r"lies in \[.*e\+2\d, .*e\+29\].*sigmoid"):  # as given, as asked
+        zlens.fit("dense", x * 1e30, epochs=3, run_dir=tmp_path / "big", seed=0, verbose=0, scale="none")
     record = json.loads((tmp_path / "big" / "run.json").read_text())
     assert record["status"] == "failed" and record["epochs_done"] == 0 and "loss is" in record["reason"]
     assert zlens.open_run(tmp_path / "big").epochs == []
@@ -64,7 +65,9 @@ def test_data_scaled_to_1e30_stops_in_its_first_epoch_and_resume_starts_it_again
 def test_record_keeps_the_nonfinite_epochs_flagged(tmp_path):
     rng = np.random.default_rng(2)
     x = rng.random((64, 5)).astype("float32") * 1e30
-    run = zlens.fit("dense", x, epochs=2, run_dir=tmp_path / "kept", seed=0, verbose=0, on_nonfinite="record")
+    with pytest.warns(UserWarning, match="sigmoid"):
+        run = zlens.fit("dense", x, epochs=2, run_dir=tmp_path / "kept", seed=0, verbose=0, on_nonfinite="record",
+                        scale="none")
     assert run.epochs == [0, 1] and run.status == "finished"
     assert set(run.nonfinite) == {0, 1}
     for epoch, flags in run.nonfinite.items():  # each flag counts the rows that really hold NaN or inf
@@ -87,8 +90,8 @@ def test_the_keras_example_vae_with_its_own_train_step_stops_too():
 
 
 def test_in_memory_fit_raises_too_and_a_bad_choice_is_refused(x_small):
-    with pytest.raises(NonFiniteError):
-        zlens.fit("dense", x_small * 1e30, epochs=2, verbose=0)
+    with pytest.raises(NonFiniteError), pytest.warns(UserWarning, match="sigmoid"):
+        zlens.fit("dense", x_small * 1e30, epochs=2, verbose=0, scale="none")  # as given, as asked
     with pytest.raises(zlens.ZlensError, match="on_nonfinite must be one of stop, record; got 'ignore'"):
         zlens.fit("dense", x_small, epochs=1, verbose=0, on_nonfinite="ignore")
 
@@ -103,7 +106,7 @@ def test_your_own_model_stopped_before_its_first_epoch_starts_again_when_you_pas
         return keras.Model(inputs, keras.layers.Dense(6)(code), name="mine")
 
     with pytest.raises(NonFiniteError):
-        zlens.fit(own_model(), x * 1e30, epochs=2, run_dir=tmp_path / "own", seed=0, verbose=0)
+        zlens.fit(own_model(), x * 1e30, epochs=2, run_dir=tmp_path / "own", seed=0, verbose=0, scale="none")
     with pytest.raises(zlens.RunError, match=r"its model was your own: pass it \(zlens.resume\(run_dir, x, model="):
         zlens.resume(tmp_path / "own", x, verbose=0)
     again = zlens.resume(tmp_path / "own", x, model=own_model(), verbose=0)

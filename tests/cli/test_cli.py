@@ -50,7 +50,7 @@ def test_train_on_embedded_digits_then_info_export_encode(tmp_path):
 
     from sklearn.datasets import load_digits
 
-    np.save(tmp_path / "new.npy", (load_digits().data[:100] / 16.0).astype("float32"))
+    np.save(tmp_path / "new.npy", load_digits().data[:100].astype("int64"))  # raw 0..16, as training was given them
     zlens("encode", run, "--data", tmp_path / "new.npy", "--out", tmp_path / "z_new.npy")
     # the run's consistent z of the last epoch is the final model's encoding
     np.testing.assert_allclose(np.load(tmp_path / "z_new.npy"), g["consistent/z"][2][:100], rtol=1e-5, atol=1e-6)

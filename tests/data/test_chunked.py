@@ -78,7 +78,7 @@ def test_load_data_reads_a_zarr_group_with_labels_lazily_and_scales_8_bit_pixels
     assert src.chunked and isinstance(src.x, zarr.Array) and src.x.dtype == np.uint8  # not loaded
     assert src.scale_factor == pytest.approx(1 / 255) and src.labels.tolist() == labels.tolist()
     np.testing.assert_allclose(src.rows(0, 60), pixels.astype(np.float32) / 255, rtol=1e-6)
-    got, idx, _ = _epoch(ChunkedRows(src.x, src.scale_factor).batches(25, shuffle=True, seed=0))
+    got, idx, _ = _epoch(ChunkedRows(src.x, src.preprocessing).batches(25, shuffle=True, seed=0))
     np.testing.assert_allclose(got, pixels[idx].astype(np.float32) / 255, rtol=1e-6)
     assert src.fingerprint()["sha256"] == load_data(tmp_path / "mnist.zarr").fingerprint()["sha256"]
     assert load_data(tmp_path / "mnist.zarr", key="x").x.shape == (60, 6, 6, 1)

@@ -7,6 +7,8 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn import datasets
+from sklearn.preprocessing import MinMaxScaler
 
 from zlens.data import DataSource, fingerprint, from_array, load_data, load_digits, sources
 from zlens.errors import DataError
@@ -28,7 +30,9 @@ def test_digits_default_is_1797_by_64_in_unit_range_with_ten_classes():
     assert src.name == "digits"
     assert src.x.shape == (1797, 64) and src.x.dtype == np.float32
     assert src.x.min() == 0.0 and src.x.max() == 1.0
-    assert src.scaled and src.scale_factor == 1 / 16
+    assert src.scaled and src.preprocessing.describe() == "scaled 0..16 -> [0, 1] per feature (min-max)"
+    raw = datasets.load_digits().data  # the one rule: each pixel's observed range to [0, 1], as scikit-learn does
+    np.testing.assert_allclose(src.x, MinMaxScaler().fit_transform(raw), rtol=1e-6, atol=1e-7)
     assert src.labels.shape == (1797,) and set(src.labels.tolist()) == set(range(10))
 
 
@@ -116,9 +120,10 @@ def test_scale_none_keeps_integer_values(tmp_path):
     assert src.x.dtype == np.float32 and src.x.max() > 1
 
 
-def test_integers_beyond_255_are_not_auto_scaled():
+def test_integers_beyond_255_are_min_max_scaled_per_feature():
     src = from_array(np.array([[0, 1000], [3, 4]], dtype=np.int64))
-    assert not src.scaled and src.x.max() == 1000.0
+    assert src.scaled and src.x.tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    assert from_array(np.array([[0, 1000], [3, 4]]), scale="none").x.max() == 1000.0
 
 
 def test_mnist_npz_layout_loads_train_and_test_splits(tmp_path):
@@ -162,18 +167,18 @@ def test_csv_with_string_label_column(tmp_path):
     assert src.labels.tolist() == ["a", "b", "a"]
 
 
-def test_csv_of_integer_pixels_is_scaled(tmp_path):
+def test_csv_of_integers_is_scaled_per_column(tmp_path):
     path = tmp_path / "px.csv"
-    pd.DataFrame({"p0": [0, 255], "p1": [51, 102]}).to_csv(path, index=False)
+    pd.DataFrame({"p0": [0, 255, 51], "p1": [51, 102, 153]}).to_csv(path, index=False)
     src = load_data(path)
-    assert src.scaled
-    np.testing.assert_allclose(src.x, [[0, 0.2], [1, 0.4]], rtol=1e-6)
+    assert src.scaled and src.preprocessing.method == "minmax"  # a table's columns are features, not pixels
+    np.testing.assert_allclose(src.x, [[0, 0], [1, 0.5], [0.2, 1]], rtol=1e-6)
 
 
 def test_headerless_numeric_csv_keeps_its_first_row(tmp_path):
     path = tmp_path / "raw.csv"
     np.savetxt(path, np.arange(6.0).reshape(3, 2) + 0.5, delimiter=",")
-    src = load_data(path)
+    src = load_data(path, scale="none")
     assert src.x.shape == (3, 2) and src.x[0, 0] == 0.5
 
 
@@ -342,6 +347,31 @@ def test_options_that_do_not_apply(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((2, 2), np.float32))
     assert "label_column" in _error(tmp_path / "x.npy", label_column="y")
     assert "key" in _error(tmp_path / "x.npy", key="x_test")
-    assert "scale" in _error(tmp_path / "x.npy", scale="minmax")
+    assert "`scale` must be one of 'auto', 'minmax', 'standard', 'none'" in _error(tmp_path / "x.npy", scale="max")
     with pytest.raises(DataError, match="digits"):
         load_data(None, label_column="y")
+
+
+# -- tables' label columns --------------------------------------------------------------
+
+
+def test_a_column_named_like_a_label_is_taken_as_the_labels_not_trained_on(tmp_path):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1.0, 2.0, 3.0], "Target": [0, 1, 0], "b": [5.0, 6.0, 9.0]}).to_csv(path, index=False)
+    src = load_data(path)
+    assert src.x.shape == (3, 2) and src.labels.tolist() == [0, 1, 0]
+    assert src.columns == {"feature_columns": ["a", "b"], "label_column": "Target", "label_picked": True}
+    every = load_data(path, label_column="")  # asked for: every column is a feature
+    assert every.x.shape == (3, 3) and every.labels is None and every.columns["label_column"] is None
+    again = load_data(path, feature_columns=["b", "a"], label_column="Target")  # a run's columns, in their order
+    np.testing.assert_allclose(again.x, load_data(path).x[:, ::-1])
+    assert again.labels.tolist() == [0, 1, 0]
+
+
+def test_two_label_like_columns_or_missing_recorded_columns_are_refused(tmp_path):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1.0, 2.0], "y": [0, 1], "class": [1, 0]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"columns 'y', 'class' are all named like labels.*--label-column NAME"):
+        load_data(path)
+    with pytest.raises(DataError, match=r"lacks column\(s\) 'c' of the 2 the run was trained on"):
+        load_data(path, feature_columns=["a", "c"])

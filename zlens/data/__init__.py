@@ -1,11 +1,14 @@
 """Data in: read files or arrays into a validated `DataSource`, then index it for training.
 
-`load_data` / `load_digits` read; `check_*` validate; `index_*` attach sample indices.
+`load_data` / `load_digits` read; `check_*` validate; `Preprocessing` is the one scaling rule
+(`prepare_like_training` applies a run's to new data); `index_*` attach sample indices.
 """
 
 from __future__ import annotations
 
+from zlens.data.conform import prepare_like_training
 from zlens.data.digits import load_digits
+from zlens.data.preprocess import Preprocessing
 from zlens.data.sources import MATERIALIZE_BYTES, DataSource, from_array, load_data
 from zlens.data.validate import check_labels, check_samples
 
@@ -15,6 +18,7 @@ _INDEXED = ("index_array", "index_dataset", "count_samples")
 __all__ = [
     "DataSource",
     "MATERIALIZE_BYTES",
+    "Preprocessing",
     "check_labels",
     "check_samples",
     "count_samples",
@@ -23,6 +27,7 @@ __all__ = [
     "index_dataset",
     "load_data",
     "load_digits",
+    "prepare_like_training",
 ]
 
 

@@ -60,7 +60,8 @@ class ChunkedRows:
 
     Args:
         x: the Zarr array (N, ...), chunked along the sample axis.
-        scale_factor: multiply the stored values by this (integer pixels), or None.
+        preprocessing: the `zlens.data.preprocess.Preprocessing` that prepares the stored
+            values (applied per group of chunks), or None to read them as float32.
 
     Example:
         >>> rows = ChunkedRows(zarr.open("x.zarr", mode="r"))  # doctest: +SKIP
@@ -68,9 +69,9 @@ class ChunkedRows:
         ...     ...
     """
 
-    def __init__(self, x, scale_factor: float | None = None) -> None:
+    def __init__(self, x, preprocessing=None) -> None:
         self.x = x
-        self.scale_factor = scale_factor
+        self.preprocessing = preprocessing
         self.n = int(x.shape[0])
         self.sample_shape = tuple(int(d) for d in x.shape[1:])
         self.chunk = int(x.chunks[0])
@@ -89,10 +90,9 @@ class ChunkedRows:
         if key is not None:
             order = np.random.default_rng(int(key) & 0xFFFFFFFFFFFFFFFF).permutation(len(idx))
             rows, idx = rows[order], idx[order]
-        rows = rows.astype(np.float32, copy=False)
-        if self.scale_factor is not None:
-            rows *= np.float32(self.scale_factor)
-        return rows, idx
+        if self.preprocessing is not None:
+            return self.preprocessing.apply(rows), idx
+        return rows.astype(np.float32, copy=False), idx
 
     def batches(self, batch_size: int, *, shuffle: bool, seed: int | None = None,
                 shard: tuple[int, int] = (1, 0)):

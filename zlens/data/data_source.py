@@ -14,25 +14,32 @@ import numpy as np
 from zlens.data.chunked import is_chunked_array
 from zlens.data.file_rows import MemmapRows, is_memory_mapped, read_rows, read_rows_into
 from zlens.data.fingerprint import array_fingerprint
+from zlens.data.preprocess import Preprocessing, by_factor
 
 
 @dataclass
 class DataSource:
     """Samples (N, ...) with optional labels, where they came from, and how they were scaled.
 
-    `x` is float32 with its final values, in memory or memory-mapped; or, for an integer
-    `.npy` too large to convert in memory (see `MATERIALIZE_BYTES`), the raw memory-mapped
-    array, converted per batch by `rows` / `batches` (then `lazy` is True). Read samples
-    through `rows` / `batches` / `to_numpy` and both cases look the same.
+    `x` is float32 with its final values, in memory or memory-mapped; or, for a `.npy` too
+    large to convert in memory (see `MATERIALIZE_BYTES`) or a Zarr array, the stored values,
+    prepared per batch by `rows` / `batches` with `preprocessing` (then `lazy` is True). Read
+    samples through `rows` / `batches` / `to_numpy` and both cases look the same.
 
     Args:
         x: the samples, one row per sample.
         labels: one label per sample (numbers or strings), or None.
         name: the absolute path of the file, "digits", or "array".
-        scaled: integer values were (or, when lazy, will be) mapped to [0, 1].
+        scaled: the values were (or, when lazy, will be) scaled (`preprocessing` is not "none").
         original_dtype: the dtype of the data as stored; defaults to `x`'s dtype.
-        scale_factor: the factor the stored values are multiplied by (1/255 for 8-bit
-            pixels, 1/16 for the digits), or None when they are not scaled.
+        scale_factor: a single factor the stored values are multiplied by (1/255 for 8-bit
+            pixels), or None: shorthand for a `preprocessing` of that factor.
+        preprocessing: the rule that makes the stored values the model's
+            (`zlens.data.preprocess`), or None when they are taken as they are.
+        prepared: `x` holds the prepared values already; False: `x` holds stored values that
+            `rows` prepares per batch (a large file, a Zarr array).
+        columns: for a table, `{"feature_columns": [...], "label_column": name or None,
+            "label_picked": bool}` (picked: taken as labels for its name), else None.
 
     Example:
         >>> src = DataSource(np.zeros((4, 3), "float32"))
@@ -46,12 +53,19 @@ class DataSource:
     scaled: bool = False
     original_dtype: str = ""
     scale_factor: float | None = None
+    preprocessing: Preprocessing | None = None
+    prepared: bool = True
+    columns: dict | None = None
     _fingerprint: dict | None = field(default=None, init=False, repr=False, compare=False)
     _reader: MemmapRows | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.original_dtype:
             self.original_dtype = str(self.x.dtype)
+        if self.preprocessing is None and self.scale_factor is not None:
+            self.preprocessing = by_factor(self.scale_factor, self.original_dtype)
+        elif self.preprocessing is not None and self.scale_factor is None:
+            self.scale_factor = self.preprocessing.scale_factor
 
     @property
     def n_samples(self) -> int:
@@ -75,8 +89,8 @@ class DataSource:
 
     @property
     def lazy(self) -> bool:
-        """`x` holds stored values that `rows` converts (and scales) to float32 per batch."""
-        return self.x.dtype != np.float32
+        """`x` holds stored values that `rows` converts (and prepares) to float32 per batch."""
+        return self.x.dtype != np.float32 or not self.prepared
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """Samples `start:stop` as float32, scaled: a view when `x` is already float32.
@@ -89,7 +103,7 @@ class DataSource:
         chunk = read_rows(self.x, start, stop)
         if not self.lazy:
             return np.asarray(chunk)
-        return as_float32(chunk, self.scale_factor)
+        return self._prepare(chunk)
 
     def rows_into(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
         """Samples `start:stop` as float32, scaled, written into `out[:n]` (float32); returns it.
@@ -105,7 +119,9 @@ class DataSource:
         if not self.lazy:
             return read_rows_into(self.x, start, stop, out)
         chunk = read_rows(self.x, start, stop)
-        return as_float32(chunk, self.scale_factor, out=out[: len(chunk)])
+        if self.preprocessing is None:
+            return as_float32(chunk, None, out=out[: len(chunk)])
+        return self.preprocessing.apply_into(chunk, out)
 
     def take(self, idx) -> np.ndarray:
         """The samples at indices `idx`, as float32, scaled; a memory-mapped file is read, not mapped in.
@@ -121,7 +137,11 @@ class DataSource:
             chunk = self._reader(idx)
         else:
             chunk = self.x[idx]
-        return as_float32(chunk, self.scale_factor) if self.lazy else np.asarray(chunk)
+        return self._prepare(chunk) if self.lazy else np.asarray(chunk)
+
+    def _prepare(self, chunk) -> np.ndarray:
+        """Stored values as the model's float32 values."""
+        return as_float32(chunk, None) if self.preprocessing is None else self.preprocessing.apply(chunk)
 
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:
         """Float32 batches in sample order; the last one is partial when N % batch_size > 0.
@@ -162,9 +182,11 @@ class DataSource:
             "original_dtype": self.original_dtype,
             "scaled": self.scaled,
             "scale_factor": self.scale_factor,
+            "preprocess": None if self.preprocessing is None else self.preprocessing.describe(),
             "memory_mapped": self.memory_mapped,
             "lazy": self.lazy,
             "n_classes": None if labels is None else int(len(np.unique(labels))),
+            "columns": self.columns,
         }
 
 

@@ -126,7 +126,7 @@ def _from_lazy_source(source: DataSource, batch_size, shuffle, seed) -> Training
 def _from_chunked_source(source: DataSource, batch_size, shuffle, seed) -> TrainingData:
     """A Zarr array: groups of whole chunks read in a new order each epoch (`ChunkedRows`);
     a worker's share is every k-th chunk."""
-    rows = ChunkedRows(source.x, source.scale_factor)
+    rows = ChunkedRows(source.x, source.preprocessing)
 
     def shard(batch: int, count: int = 1, index: int = 0):
         train = rows.batches(batch, shuffle=shuffle, seed=seed, shard=(count, index))

@@ -19,6 +19,9 @@ _SPLITS = {"train": "train", "x_train": "train", "test": "test", "x_test": "test
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 FORMATS = ".npy, .npz, .csv, .parquet, .zarr"
+#: Column names (any case) that a table's labels go by: without `label_column` such a column is
+#: taken as the labels, never trained on as a feature (`label_column=""` trains on every column).
+LABEL_LIKE = ("target", "label", "labels", "class", "y")
 
 
 def is_zarr_store(path: str | Path) -> bool:
@@ -95,7 +98,16 @@ def _npz_array(archive, file: Path, key: str) -> np.ndarray:
         raise _load_error(file, f"{file}:{key}", err) from None
 
 
-def read_table(file: Path, label_column: str | None) -> tuple[np.ndarray, object, str, str]:
+def read_table(file: Path, label_column: str | None,
+               feature_columns: list[str] | None = None) -> tuple[np.ndarray, object, str, str, dict]:
+    """`(x, labels, x's name, labels' name, columns)` of a CSV / Parquet table; `columns` is
+    `{"feature_columns": [...], "label_column": name or None, "label_picked": bool}`.
+
+    Every column is a feature except the labels: `label_column`, or else the one column named
+    like a label (`LABEL_LIKE`; `label_picked` is then True); `label_column=""` takes none.
+    With `feature_columns` (a run's recorded ones) exactly those are read, in that order, and
+    the label column only if the table has it.
+    """
     import pandas as pd
 
     df = _read_frame(file)
@@ -103,13 +115,26 @@ def read_table(file: Path, label_column: str | None) -> tuple[np.ndarray, object
         raise DataError(f"{file}: the table is empty (a header, no rows): no samples to train on.")
     columns = [str(c) for c in df.columns]
     df.columns = columns
+    picked = False
+    if label_column is None and feature_columns is None:
+        like = [c for c in columns if c.strip().lower() in LABEL_LIKE]
+        if len(like) > 1:
+            raise DataError(f"{file}: columns {_listing(like)} are all named like labels; name the labels with "
+                            "label_column= (--label-column NAME), or --label-column '' to train on every column.")
+        label_column, picked = (like[0], True) if like else (None, False)
     labels = None
-    if label_column is not None:
+    if label_column and (feature_columns is None or label_column in columns):
         if label_column not in columns:
             raise DataError(
                 f"{file}: has no column {label_column!r}; its columns are {_listing(columns)}."
             )
         labels = df.pop(label_column).to_numpy()
+    if feature_columns is not None:
+        missing = [c for c in feature_columns if c not in df.columns]
+        if missing:
+            raise DataError(f"{file}: lacks column(s) {_listing(missing)} of the {len(feature_columns)} the run was "
+                            f"trained on; its columns are {_listing(columns)}.")
+        df = df[list(feature_columns)]
     bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
     if bad:
         raise DataError(
@@ -121,7 +146,9 @@ def read_table(file: Path, label_column: str | None) -> tuple[np.ndarray, object
     x = df.to_numpy()
     if x.dtype == object:  # pandas nullable dtypes (Int64 with <NA>...)
         x = df.to_numpy(dtype=np.float64, na_value=np.nan)
-    return x, labels, str(file), f"{file}:{label_column}"
+    described = {"feature_columns": [str(c) for c in df.columns], "label_column": label_column or None,
+                 "label_picked": picked}
+    return x, labels, str(file), f"{file}:{label_column}", described
 
 
 def _read_frame(file: Path):

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from zlens.data.chunked import is_chunked_array, open_zarr_array
-from zlens.data.data_source import DataSource, as_float32
-from zlens.data.fingerprint import array_fingerprint, row_chunks
+from zlens.data.data_source import DataSource
+from zlens.data.fingerprint import array_fingerprint
+from zlens.data.preprocess import Preprocessing, check_scale, decide
 from zlens.data.readers import (
     CSV_SUFFIXES,
     FORMATS,
@@ -39,7 +40,8 @@ def load_data(
     labels_path: str | Path | None = None,
     key: str | None = None,
     flatten: bool = False,
-    scale: str = "auto",
+    scale: str | Preprocessing = "auto",
+    feature_columns: list[str] | None = None,
 ) -> DataSource:
     """Read a data file (or, with `path=None`, the bundled 8x8 digits) into a `DataSource`.
 
@@ -50,7 +52,10 @@ def load_data(
       `x_test`/`y_test`); or the one array that is not `y`/`labels` (those become labels);
       or the array named by `key`.
     - `.csv` (also `.csv.gz`...) / `.parquet`: every column is a feature except
-      `label_column`; a first row of numbers is read as data, not as a header.
+      `label_column`, or, without it, a column named like a label (`target`, `label`,
+      `class`, `y`, any case), which becomes the labels (`label_column=""`: none); a first
+      row of numbers is read as data, not as a header. The source's `columns` records
+      which were read (what `zlens encode` reads again, in that order).
     - a Zarr store (a `.zarr` folder): an array, or a group's array named by `key` (or its
       one array besides `y` / `labels`, which become labels); never loaded whole: training
       reads a group of chunks at a time (`zlens.data.chunked`).
@@ -58,11 +63,14 @@ def load_data(
     Args:
         path: the file, or None for `load_digits()`.
         label_column: the CSV / Parquet column holding labels (may be strings).
+        feature_columns: read exactly these table columns, in this order (a run's recorded ones).
         labels_path: a separate `.npy`, `.csv` or `.parquet` file with one label per sample.
         key: which `.npz` array (or split: "train" / "test"), or which array of a Zarr group, to read.
         flatten: reshape images (N, H, W[, C]) to (N, H*W*C), e.g. for the dense model.
-        scale: "auto" maps integer data within [0, 255] to [0, 1] (divides by 255); "none"
-            keeps the values. Floats are never scaled.
+        scale: how the values are prepared (`zlens.data.preprocess`): "auto" (default: nothing
+            for values in [0, 1], 8-bit pixels divided by 255, anything else min-max per
+            feature), "minmax", "standard", "none"; or a run's recorded `Preprocessing`,
+            applied as it is (what `zlens encode` does).
 
     Raises:
         DataError: one line naming the file and the problem.
@@ -82,7 +90,7 @@ def load_data(
             )
         from zlens.data.digits import load_digits
 
-        return load_digits()
+        return load_digits(scale=scale)
     if is_zarr_store(path):
         if label_column is not None:
             raise DataError(f"{path}: `label_column` applies to CSV / Parquet tables only.")
@@ -93,26 +101,29 @@ def load_data(
             labels, labels_name = (None if labels is None else np.asarray(labels)), f"{x_name} labels"
         return _to_source(x, labels, x_name, flatten, scale, x_name, labels_name)
     file = existing_file(path)
-    x, labels, x_name, labels_name = _read_file(file, label_column, key)
+    x, labels, x_name, labels_name, columns = _read_file(file, label_column, key, feature_columns)
     if labels_path is not None:
         labels, labels_name = read_labels_file(labels_path)
-    return _to_source(x, labels, str(file), flatten, scale, x_name, labels_name)
+    src = _to_source(x, labels, str(file), flatten, scale, x_name, labels_name)
+    src.columns = columns
+    return src
 
 
-def _read_file(file: Path, label_column: str | None, key: str | None):
-    """`(x, labels or None, x's name, labels' name)` of a `.npy`, `.npz`, CSV or Parquet file, by its extension."""
+def _read_file(file: Path, label_column: str | None, key: str | None, feature_columns: list[str] | None = None):
+    """`(x, labels or None, x's name, labels' name, a table's columns or None)` of a `.npy`, `.npz`,
+    CSV or Parquet file, by its extension."""
     suffix = file.name.lower()
     is_table = suffix.endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
-    if label_column is not None and not is_table:
+    if (label_column or feature_columns) and not is_table:
         raise DataError(f"{file}: `label_column` applies to CSV / Parquet tables only.")
     if key is not None and not suffix.endswith(".npz"):
         raise DataError(f"{file}: `key` applies to .npz archives only.")
     if suffix.endswith(".npy"):
-        return read_npy(file), None, str(file), None
+        return read_npy(file), None, str(file), None, None
     if suffix.endswith(".npz"):
-        return read_npz(file, key)
+        return (*read_npz(file, key), None)
     if is_table:
-        return read_table(file, label_column)
+        return read_table(file, label_column, feature_columns)
     raise DataError(f"{file}: unknown file type {file.suffix!r}; zlens reads {FORMATS}.")
 
 
@@ -122,7 +133,7 @@ def from_array(
     *,
     name: str = "array",
     flatten: bool = False,
-    scale: str = "auto",
+    scale: str | Preprocessing = "auto",
 ) -> DataSource:
     """Validate an array the user holds (in memory or memory-mapped) into a `DataSource`.
 
@@ -141,18 +152,21 @@ def _to_source(x, labels, name, flatten, scale, x_name, labels_name) -> DataSour
     dtype = x.dtype if isinstance(x, np.ndarray) or is_chunked_array(x) else np.float32
     raw = check_samples(x, name=x_name, dtype=dtype)
     labels = check_labels(labels, raw.shape[0], name=labels_name or f"{x_name} labels")
-    factor = _auto_scale_factor(raw) if scale == "auto" else None
-    src = DataSource(raw, labels, name=name, scaled=factor is not None, scale_factor=factor)
+    if isinstance(scale, Preprocessing):
+        prep = scale
+        check_fits(prep, raw.shape, x_name)
+    else:
+        prep = decide(raw, scale)
+    src = DataSource(raw, labels, name=name, scaled=not prep.identity, preprocessing=prep,
+                     prepared=prep.identity)
     if src.chunked:
         if flatten and len(src.sample_shape) > 1:
             raise DataError(f"{x_name}: a Zarr store is read as stored and cannot be flattened; "
                             "store the samples flattened, or train the conv model on the images.")
         return src
-    if raw.dtype != np.float32 and (
-        not src.memory_mapped or raw.size * 4 < MATERIALIZE_BYTES
-    ):
+    if src.lazy and (not src.memory_mapped or raw.size * 4 < MATERIALIZE_BYTES):
         src._fingerprint = array_fingerprint(raw)  # of the stored values, before converting
-        src.x = as_float32(raw, factor)
+        src.x, src.prepared = prep.apply(raw), True
     if flatten and src.x.ndim > 2:
         src.x = _flatten(src.x, x_name)
     return src
@@ -161,19 +175,18 @@ def _to_source(x, labels, name, flatten, scale, x_name, labels_name) -> DataSour
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _check_scale(scale: str) -> None:
-    if scale not in ("auto", "none"):
-        raise DataError(f'`scale` must be "auto" or "none"; got {scale!r}.')
+def _check_scale(scale) -> None:
+    if not isinstance(scale, Preprocessing):
+        check_scale(scale)
 
 
-def _auto_scale_factor(x: np.ndarray) -> float | None:
-    """1/255 for integer data within [0, 255]; None for floats, booleans and wider ranges."""
-    if x.dtype.kind not in "iu":
-        return None
-    if x.dtype == np.uint8:
-        return 1 / 255
-    in_range = all(chunk.min() >= 0 and chunk.max() <= 255 for chunk in row_chunks(x))
-    return 1 / 255 if in_range else None
+def check_fits(prep: Preprocessing, shape, name: str) -> None:
+    """Raise one `DataError` unless samples of `shape` (N, ...) have as many values as `prep` was fitted on."""
+    width = int(np.prod(shape[1:], dtype=np.int64))
+    if prep.per_feature and width != prep.scale.shape[0]:
+        raise DataError(f"{name} has samples of shape {tuple(int(d) for d in shape[1:])} ({width} values) but the run "
+                        f"was trained on samples of {prep.scale.shape[0]} values: give samples shaped as the training "
+                        "data was.")
 
 
 def _flatten(x: np.ndarray, what: str) -> np.ndarray:

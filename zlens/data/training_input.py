@@ -9,7 +9,7 @@ target, and the source or dataset `prepare_training_data` feeds from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import tensorflow as tf
@@ -17,6 +17,8 @@ import tensorflow as tf
 from zlens.data.chunked import is_chunked_array
 from zlens.data.data_source import DataSource
 from zlens.data.datasets import is_element_name, is_indexed_batches, parse_dataset
+from zlens.data.preprocess import Preprocessing
+from zlens.data.sources import from_array
 from zlens.data.validate import check_sample_shape, check_samples, check_targets
 from zlens.errors import DataError
 
@@ -70,14 +72,20 @@ class TrainingInput:
             )
 
 
-def training_input(x, y=None, *, expected_shape=None, labels=None, index=None) -> TrainingInput:
-    """Look at `x` (and `y`) once: which kind of data it is, checked (shape, dtype, NaN).
+def training_input(x, y=None, *, expected_shape=None, labels=None, index=None,
+                   scale: str | Preprocessing | None = None) -> TrainingInput:
+    """Look at `x` (and `y`) once: which kind of data it is, checked (shape, dtype, NaN), and,
+    with `scale`, how its values are prepared.
 
     For a `tf.data.Dataset`, `labels` and `index` may name a key or position of its elements
     (the rules: `zlens.data.datasets`); the labels found there are in `labels` of the result.
     `expected_shape`, a built model's sample shape, is checked before the values are read (a
     wrong shape is named at once, not after a scan of a large file); `prepare_training_data`
-    checks it otherwise.
+    checks it otherwise. `scale` ("auto", "minmax", "standard", "none", or a run's recorded
+    `Preprocessing`) decides the rule for an array or a Zarr array (`zlens.data.preprocess`) and
+    applies it to `x`, and to a `y` shaped like `x` (a denoising autoencoder's clean samples); a
+    `DataSource` keeps the rule it was loaded with; None takes the values as they are (float32),
+    as `keras.Model.fit` does.
 
     Example:
         >>> training_input(np.zeros((5, 28, 28))).sample_shape
@@ -95,12 +103,15 @@ def training_input(x, y=None, *, expected_shape=None, labels=None, index=None) -
     if index is not None:
         raise DataError(f"index={index!r} names a sample index in a tf.data dataset's elements; arrays are indexed "
                         "by zlens itself: leave index= out.")
-    if is_chunked_array(x):
+    if isinstance(x, DataSource):
+        source = x if x.chunked or x.lazy else replace(x, x=check_samples(x.x, expected_shape=expected_shape))
+    elif scale is not None:
+        if expected_shape is not None:
+            check_samples(x[:1] if hasattr(x, "shape") else x, expected_shape=expected_shape)
+        name = "the Zarr array" if is_chunked_array(x) else "x"  # errors say `x`
+        source = from_array(x if hasattr(x, "dtype") else np.asarray(x), name=name, scale=scale)
+    elif is_chunked_array(x):
         source = DataSource(check_samples(x, expected_shape=expected_shape), name="the Zarr array")
-    elif isinstance(x, DataSource):
-        source = x if x.chunked or x.lazy else DataSource(
-            check_samples(x.x, expected_shape=expected_shape), x.labels, name=x.name, scaled=x.scaled,
-            original_dtype=x.original_dtype, scale_factor=x.scale_factor)
     else:
         source = DataSource(check_samples(x, expected_shape=expected_shape), name="x")  # errors say `x`
     if y is None:
@@ -108,6 +119,8 @@ def training_input(x, y=None, *, expected_shape=None, labels=None, index=None) -
     if source.chunked or source.lazy:  # read from disk batch by batch: the source is its own target
         raise DataError("a DataSource is its own target: pass y= only with an array x.")
     target = check_targets(y, source.n_samples)
+    if scale is not None and source.preprocessing is not None and target.shape[1:] == source.x.shape[1:]:
+        target = source.preprocessing.apply(target)  # clean samples, prepared as their noisy inputs
     return TrainingInput(source.sample_shape, source=source, target=target, target_shape=tuple(target.shape[1:]))
 
 
