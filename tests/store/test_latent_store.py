@@ -422,3 +422,12 @@ def test_truncate_after_drops_the_validation_slots_too(tmp_path):
     assert again.array("z", "consistent", split="validation").shape[0] == 2
     np.testing.assert_array_equal(again.read("z", 1, "consistent", split="validation"),
                                   with_validation(7)["validation/consistent"]["z"])
+
+
+def test_verify_reads_the_validation_matrices_too(tmp_path):
+    store = make(tmp_path / "latents.zarr", held_out={"validation": M})
+    store.write_epoch(0, with_validation(0))
+    chunk = next(p for p in (tmp_path / "latents.zarr" / "validation" / "consistent" / "z" / "c").rglob("*") if p.is_file())
+    chunk.write_bytes(chunk.read_bytes()[:-3] + b"xyz")
+    problems = LatentStore.open(tmp_path / "latents.zarr").verify()
+    assert len(problems) == 1 and "validation/consistent/z" in problems[0]
