@@ -6,6 +6,7 @@
 The same functions as `zlens.report.figures` (which holds them), re-exported under a short name.
 """
 
+from zlens.report.held_out import train_vs_validation, validation_errors
 from zlens.report.figures import (
                                   latent_scatter,
                                   loss_curves,
@@ -16,4 +17,4 @@ from zlens.report.figures import (
 )
 
 __all__ = ["latent_scatter", "loss_curves", "recon_error_histogram", "separation_curve",
-           "reconstruction_grid", "movement"]
+           "reconstruction_grid", "movement", "train_vs_validation", "validation_errors"]
