@@ -349,6 +349,7 @@ def _resumed_validation(directory: RunDirectory, validation_data, *, has_target:
     if was is None:
         return None
     validation = prepare_validation(validation_data, preprocess=recorded.get("preprocess"), has_target=has_target)
+    assert validation is not None  # given: `_check_validation_given` refused a resume without it
     if validation.record()["sha256"] != was["sha256"]:
         raise RunError(f"the validation data differs from the one {directory.path} was trained with "
                        f"({validation.n_samples} samples given, {was['n_samples']} recorded; content hash mismatch).")

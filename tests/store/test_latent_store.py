@@ -427,7 +427,8 @@ def test_truncate_after_drops_the_validation_slots_too(tmp_path):
 def test_verify_reads_the_validation_matrices_too(tmp_path):
     store = make(tmp_path / "latents.zarr", held_out={"validation": M})
     store.write_epoch(0, with_validation(0))
-    chunk = next(p for p in (tmp_path / "latents.zarr" / "validation" / "consistent" / "z" / "c").rglob("*") if p.is_file())
+    chunks = tmp_path / "latents.zarr" / "validation" / "consistent" / "z" / "c"
+    chunk = next(p for p in chunks.rglob("*") if p.is_file())
     chunk.write_bytes(chunk.read_bytes()[:-3] + b"xyz")
     problems = LatentStore.open(tmp_path / "latents.zarr").verify()
     assert len(problems) == 1 and "validation/consistent/z" in problems[0]

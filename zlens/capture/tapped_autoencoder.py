@@ -26,9 +26,9 @@ from zlens.capture.resident_loop import ResidentTrainLoop
 from zlens.capture.state import CaptureState
 from zlens.capture.taps import LATENT, TapPlan, check_taps
 from zlens.capture.validation_pass import ValidationPass
+from zlens.data.conform import preprocessing_record
 from zlens.data.epoch_order import EpochOrder, ReorderEachEpoch
 from zlens.data.feed import TrainingData, prepare_training_data
-from zlens.data.conform import preprocessing_record
 from zlens.data.training_input import training_input
 from zlens.data.validate import check_labels
 from zlens.data.validation import ValidationData, prepare_validation

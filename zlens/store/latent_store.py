@@ -159,7 +159,9 @@ class LatentStore:
         """
         n_samples, taps, kinds, dtype = _checked_layout(n_samples, taps, kinds, dtype)
         held_out = _checked_held_out(held_out)
-        labels = None if labels is None else check_labels(labels, n_samples)
+        given = {TRAIN: labels, **{split: (held_out_labels or {}).get(split) for split in held_out}}
+        split_labels = {split: check_labels(values, n_samples if split == TRAIN else held_out[split])
+                        for split, values in given.items()}  # checked before anything is written
         if location is not None and not isinstance(location, Store):
             _check_free(Path(location), overwrite)
         codecs = _codecs(location)
@@ -175,10 +177,8 @@ class LatentStore:
                                  **codecs)
         group.create_array("epochs", shape=(0,), chunks=(EPOCHS_CHUNK,), dtype="int64", dimension_names=("epoch",),
                            **codecs)
-        split_labels = {TRAIN: labels, **{split: (held_out_labels or {}).get(split) for split in held_out}}
         for split, values in split_labels.items():
             if values is not None:
-                values = check_labels(values, n_samples if split == TRAIN else held_out[split])
                 group.create_array(_labels_path(split), shape=values.shape,
                                    dtype=str if values.dtype.kind == "U" else values.dtype,
                                    dimension_names=("sample",), **codecs)[:] = values
