@@ -99,3 +99,10 @@ def test_validation_data_forms_it_cannot_take_are_refused_in_one_line(x_small, x
         zlens.fit("dense", x_small, epochs=1, verbose=0, validation_data=x_val, validation_labels=[0, 1, 2])
     with pytest.raises(DataError, match="shape"):
         zlens.fit("dense", x_small, epochs=1, verbose=0, validation_data=x_val[:, :5])
+
+
+def test_validation_data_under_a_strategy_is_refused_before_anything_is_written(tmp_path, x_small, x_val):
+    with pytest.raises(zlens.ZlensError, match="captured on one device for now"):
+        zlens.fit("dense", x_small, epochs=1, verbose=0, strategy="mirrored", validation_data=x_val,
+                  run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -21,6 +21,7 @@ import tensorflow as tf
 from zlens.capture.fit_plan import FitPlan, check_capture_options, plan_fit, sample_budget
 from zlens.capture.tapped_autoencoder import TappedAutoencoder
 from zlens.capture.taps import LATENT, check_taps
+from zlens.capture.validation_pass import check_validation_placement
 from zlens.checks import check_count
 from zlens.data.conform import preprocessing_record
 from zlens.data.feed import prepare_training_data
@@ -149,6 +150,7 @@ def fit(
                       "device).", DeprecationWarning, stacklevel=2)
         buffer_budget = memory_budget if buffer_budget is None else buffer_budget
     strategy = resolve_strategy(strategy)
+    check_validation_placement(strategy, validation_data)
     if seed is not None:
         keras.utils.set_random_seed(seed)
     data_in = training_input(x, y)
@@ -261,6 +263,7 @@ def resume(
     if total <= done and directory.status == "finished":
         raise RunError(f"{run_dir} already finished {done} epochs; pass a larger epochs= to train longer.")
     strategy = resolve_strategy(strategy)
+    check_validation_placement(strategy, validation_data)
     chief = placement(strategy).chief
     if chief:
         directory.lock()  # before anything is read to be written again

@@ -19,6 +19,15 @@ from zlens.errors import ZlensError
 from zlens.kinds import CONSISTENT
 
 
+def check_validation_placement(strategy, validation_data) -> None:
+    """Refuse validation data under a `tf.distribute` strategy in one line (its z is captured on one
+    device for now); call it before any data is read."""
+    if strategy is not None and validation_data is not None:
+        raise ZlensError("validation z is captured on one device for now: under a tf.distribute strategy, "
+                         "train without validation_data and encode the validation samples after training "
+                         "(zlens.encode(run, x_val)).")
+
+
 class ValidationPass:
     """Encodes the validation samples once per captured epoch (what `CaptureCallback` commits
     beside the training matrices, as `validation/consistent/{tap}`).
@@ -38,10 +47,7 @@ class ValidationPass:
 
     def __init__(self, infer: Callable[[Any, Any], Mapping[str, Any]], row_shapes: Mapping[str, tuple[int, ...]],
                  data: ValidationData, *, storage: str = "device", strategy=None) -> None:
-        if strategy is not None:
-            raise ZlensError("validation z is captured on one device for now: under a tf.distribute strategy, "
-                             "train without validation_data and encode the validation samples after training "
-                             "(zlens.encode(run, x_val)).")
+        check_validation_placement(strategy, data)
         self.data = data
         self.recorder = LatentRecorder(infer, row_shapes, data.n_samples, (CONSISTENT,), storage=storage)
         gather_y = None if data.y is None else row_gatherer(np.asarray(data.y))

@@ -23,9 +23,10 @@ from zlens.labels import check_labels
 from zlens.store._checks import (
     KINDS,
     RowSource,
+    check_commit,
+    check_held_out,
     check_kinds,
     check_taps,
-    check_values,
     nonfinite_rows,
 )
 from zlens.store.checked_array import CheckedArray
@@ -158,7 +159,7 @@ class LatentStore:
             {'z': (2,), 'recon_error': ()}
         """
         n_samples, taps, kinds, dtype = _checked_layout(n_samples, taps, kinds, dtype)
-        held_out = _checked_held_out(held_out)
+        held_out = check_held_out(held_out)
         given = {TRAIN: labels, **{split: (held_out_labels or {}).get(split) for split in held_out}}
         split_labels = {split: check_labels(values, n_samples if split == TRAIN else held_out[split])
                         for split, values in given.items()}  # checked before anything is written
@@ -445,7 +446,7 @@ class LatentStore:
             raise RunError(f"Epoch {epoch} must come after the last committed epoch {self._epochs[-1]}: "
                            "epoch numbers increase strictly (call truncate_after(...) to redo epochs).")
         dtype = self._writable(f"{self._kinds[0]}/{next(iter(self._taps))}").dtype
-        checked = self._checked_values(values, dtype)
+        checked = check_commit(values, self._kinds, self._taps, self._n_samples, self._held_out, dtype)
         nonfinite = self._write_slot(self._committed, epoch, checked, owned=owned)
         flags = {**self._nonfinite, epoch: nonfinite} if nonfinite else self._nonfinite
         self._set_committed(self._epochs + [epoch], flags)
@@ -476,24 +477,6 @@ class LatentStore:
     def _arrays(self) -> list[zarr.Array]:
         names = [f"{group_of(kind, split)}/{tap}" for split, kind in self.matrices() for tap in self._taps]
         return [self._zarr_array(n) for n in [*names, "epochs"]]
-
-    def _checked_values(self, values: Mapping[str, Mapping[str, Any]], dtype: np.dtype) -> dict[str, Any]:
-        """One commit's values checked against every matrix of the layout (`check_values` per split)."""
-        if not isinstance(values, Mapping):
-            raise RunError("`values` must be a dict kind -> {tap: array}, e.g. {'in-flight': {'z': z}}.")
-        held = {group_of(CONSISTENT, split): split for split in self._held_out}
-        extra = set(values) - set(self._kinds) - set(held)
-        if extra:
-            raise RunError(f"Kind(s) {sorted(extra)} are not in this store; its kinds: "
-                           f"{', '.join([*self._kinds, *held])}.")
-        checked = check_values({k: v for k, v in values.items() if k not in held}, self._kinds, self._taps,
-                               self._n_samples, dtype)
-        for path, split in held.items():
-            if path not in values:
-                raise RunError(f"Values for {path!r} are missing: this store holds {split} latents every epoch.")
-            checked[path] = check_values({CONSISTENT: values[path]}, [CONSISTENT], self._taps,
-                                         self._held_out[split], dtype)[CONSISTENT]
-        return checked
 
     def _check_split(self, split: str) -> None:
         if split not in self.splits:
@@ -593,16 +576,6 @@ def _checked_layout(n_samples, taps, kinds, dtype) -> tuple[int, dict[str, tuple
 def _labels_path(split: str) -> str:
     """Where the labels of `split` are: `labels` (the training samples'), `validation/labels`."""
     return "labels" if split == TRAIN else f"{split}/labels"
-
-
-def _checked_held_out(held_out: Mapping[str, int] | None) -> dict[str, int]:
-    """Held-out split name -> its sample count, checked (a name from `SPLITS` other than "train")."""
-    out = {}
-    for split, n in (held_out or {}).items():
-        if split not in SPLITS or split == TRAIN:
-            raise RunError(f"held-out split {split!r} must be one of {', '.join(s for s in SPLITS if s != TRAIN)}.")
-        out[split] = check_count(f"n_samples of {split}", n, error=RunError)
-    return out
 
 
 def _check_free(path: Path, overwrite: bool) -> None:
