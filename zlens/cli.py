@@ -89,9 +89,8 @@ def _add_train(sub) -> None:
                            description="Train an autoencoder and write a run directory with z of every epoch.",
                            epilog=_examples(
                                "zlens train --out runs/digits --epochs 30",
-                               "zlens train --data mnist.npz --flatten --encoding-dim 2 --out runs/mnist",
-                               "zlens train --data mnist.npz --validation-data mnist.npz --validation-key test "
-                               "--out runs/mnist",
+                               "zlens train --data mnist.npz --flatten --encoding-dim 2 --out runs/mnist "
+                               "--validation-data mnist.npz --validation-key test",
                                "zlens train --model my_ae.keras --import my_models.py --data x.npy --out runs/mine",
                                "zlens train --resume runs/digits --epochs 60"))
     data = train.add_argument_group("data (default: the embedded 8x8 digits, 1797 x 64, with labels)")
