@@ -28,7 +28,7 @@ from zlens.capture.taps import LATENT, TapPlan, check_taps
 from zlens.capture.validation_pass import ValidationPass
 from zlens.data.conform import preprocessing_record
 from zlens.data.epoch_order import EpochOrder, ReorderEachEpoch
-from zlens.data.feed import TrainingData, prepare_training_data
+from zlens.data.feed import CONSISTENT_BATCH, TrainingData, prepare_training_data
 from zlens.data.training_input import training_input
 from zlens.data.validate import check_labels
 from zlens.data.validation import ValidationData, prepare_validation
@@ -390,6 +390,8 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             capturing = [CaptureCallback(self._recorder, writer, data.consistent, capture_every=fit_plan.capture_every,
                                          last_epoch=epochs - 1, on_nonfinite=fit_plan.on_nonfinite,
                                          validation=held_out)]
+        if validation_data is not None:  # Keras' default is 32 rows per validation step: ~30x the steps
+            kwargs.setdefault("validation_batch_size", max(data.batch_size, CONSISTENT_BATCH))
         with quiet_distributed_input(data.distributed):
             history = super().fit(data.train, epochs=epochs, verbose=verbose,
                                   callbacks=[*ordering, *capturing, *(callbacks or [])],

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
 from zlens.capture.recorder import LatentRecorder
 from zlens.data.feed import CONSISTENT_BATCH
@@ -50,11 +51,30 @@ class ValidationPass:
         check_validation_placement(strategy, data)
         self.data = data
         self.recorder = LatentRecorder(infer, row_shapes, data.n_samples, (CONSISTENT,), storage=storage)
-        gather_y = None if data.y is None else row_gatherer(np.asarray(data.y))
-        self.dataset = gathered_batches(data.n_samples, row_gatherer(data.x), CONSISTENT_BATCH, shuffle=False,
-                                        gather_y=gather_y)
+        self._on_device = storage == "device"
+        if self._on_device:  # held as constants and walked in slices in one compiled loop: no tf.data per epoch
+            self._x = tf.constant(data.x)
+            self._y = None if data.y is None else tf.constant(np.asarray(data.y))
+            self._pass = tf.function(self._slices)
+        else:  # host / stream buffers write back through Python: the dataset path of the training samples
+            gather_y = None if data.y is None else row_gatherer(np.asarray(data.y))
+            self.dataset = gathered_batches(data.n_samples, row_gatherer(data.x), CONSISTENT_BATCH, shuffle=False,
+                                            gather_y=gather_y)
 
     def run(self) -> dict[str, Any]:
         """Each tap's (n_validation, ...) matrix at the model's current weights, row i = sample i."""
-        self.recorder.consistent_pass(self.dataset)
+        if not self._on_device:
+            self.recorder.consistent_pass(self.dataset)
+            return self.recorder.read(CONSISTENT)
+        self.recorder.reset_counts(CONSISTENT)
+        self._pass()
+        self.recorder.collect(CONSISTENT)  # every validation sample written exactly once
         return self.recorder.read(CONSISTENT)
+
+    def _slices(self) -> None:
+        n = self.data.n_samples
+        for start in tf.range(0, n, CONSISTENT_BATCH, dtype=tf.int64):
+            stop = tf.minimum(start + CONSISTENT_BATCH, n)
+            x = self._x[start:stop]
+            y = x if self._y is None else self._y[start:stop]
+            self.recorder.record(self.recorder.infer(x, y), tf.range(start, stop), kind=CONSISTENT)
