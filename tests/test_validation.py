@@ -106,3 +106,11 @@ def test_validation_data_under_a_strategy_is_refused_before_anything_is_written(
         zlens.fit("dense", x_small, epochs=1, verbose=0, strategy="mirrored", validation_data=x_val,
                   run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_validation_z_with_the_buffers_in_host_memory_is_the_same(x_small, x_val):
+    """Host buffers write back through Python: the validation pass then runs over a tf.data
+    dataset instead of its compiled loop; the rows are the same."""
+    run = zlens.fit("dense", x_small, epochs=1, batch_size=64, encoding_dim=2, seed=0, verbose=0,
+                    validation_data=x_val, tap_storage="host")
+    np.testing.assert_allclose(run.z(split="validation"), zlens.encode(run.model, x_val), atol=1e-6)
