@@ -114,3 +114,16 @@ def test_validation_z_with_the_buffers_in_host_memory_is_the_same(x_small, x_val
     run = zlens.fit("dense", x_small, epochs=1, batch_size=64, encoding_dim=2, seed=0, verbose=0,
                     validation_data=x_val, tap_storage="host")
     np.testing.assert_allclose(run.z(split="validation"), zlens.encode(run.model, x_val), atol=1e-6)
+
+
+def test_a_denoisers_validation_error_compares_with_its_validation_target(x_small, x_val):
+    noisy = np.clip(x_small + 0.1, 0, 1)
+    noisy_val = np.clip(x_val + 0.1, 0, 1)
+    run = zlens.fit("dense", noisy, y=x_small, epochs=1, batch_size=64, seed=0, verbose=0,
+                    validation_data=(noisy_val, x_val))
+    recon = np.asarray(run.model.autoencoder(noisy_val, training=False))
+    np.testing.assert_allclose(run.recon_error(split="validation"), ((recon - x_val) ** 2).mean(axis=1), rtol=1e-4,
+                               atol=1e-7)
+    np.testing.assert_allclose(run.z(split="validation"), zlens.encode(run.model, noisy_val), atol=1e-6)
+    with pytest.raises(DataError, match="give validation_data=\\(x_val, y_val\\) with the target"):
+        zlens.fit("dense", noisy, y=x_small, epochs=1, verbose=0, validation_data=noisy_val)
