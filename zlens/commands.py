@@ -172,6 +172,10 @@ def _resume(args) -> int:
     from zlens.store import RunDirectory
     from zlens.store.run_lock import RunLock
 
+    if args.validation_data or args.validation_key or args.validation_labels:
+        raise ZlensError("--resume continues with the validation data the run recorded (it reloads that file): "
+                         "leave out --validation-data, --validation-key and --validation-labels.")
+
     directory = RunDirectory.open(args.resume)
     if args.strategy != "multi-worker":  # (a worker's run directory is the chief's to write)
         RunLock.acquire(directory.path).release()  # can it be written, by us? before the data and TensorFlow load

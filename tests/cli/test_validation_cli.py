@@ -61,3 +61,9 @@ def test_validation_options_without_validation_data_are_refused_in_one_line(tmp_
     err = capsys.readouterr().err.strip()
     assert "give it" in err and "--validation-data FILE" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_reloads_the_recorded_validation_file_and_refuses_another(tmp_path, capsys):
+    assert cli.main(["train", "--resume", str(tmp_path / "run"), "--validation-data", "other.npy"]) == 2
+    err = capsys.readouterr().err
+    assert "reloads that file" in err and len(err.strip().splitlines()) == 1
