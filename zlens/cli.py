@@ -20,8 +20,10 @@ from zlens.options import (
     NONFINITE_CHOICES,
     PROJECTION_METHODS,
     SCALE_CHOICES,
+    SPLITS,
     STRATEGY_NAMES,
     TAP_STORAGES,
+    TRAIN,
 )
 
 EXIT_BAD_INPUT = 2
@@ -88,7 +90,8 @@ def _add_train(sub) -> None:
                            description="Train an autoencoder and write a run directory with z of every epoch.",
                            epilog=_examples(
                                "zlens train --out runs/digits --epochs 30",
-                               "zlens train --data mnist.npz --flatten --encoding-dim 2 --out runs/mnist",
+                               "zlens train --data mnist.npz --flatten --encoding-dim 2 --out runs/mnist "
+                               "--validation-data mnist.npz --validation-key test",
                                "zlens train --model my_ae.keras --import my_models.py --data x.npy --out runs/mine",
                                "zlens train --resume runs/digits --epochs 60"))
     data = train.add_argument_group("data (default: the embedded 8x8 digits, 1797 x 64, with labels)")
@@ -108,6 +111,12 @@ def _add_train(sub) -> None:
                       help="what the model learns to output when it is not the input (a denoising autoencoder's "
                            "clean samples; --data holds the noisy ones): read like --data, one per sample")
     data.add_argument("--target-key", metavar="NAME", help="which array of a .npz / Zarr group --target reads")
+    data.add_argument("--validation-data", metavar="FILE",
+                      help="held-out samples, read like --data and prepared as it was: Keras' val_loss, and their "
+                           "own consistent z every captured epoch (labels found as --data finds them)")
+    data.add_argument("--validation-key", metavar="NAME",
+                      help="which array of --validation-data's .npz (test: x_test with y_test as labels)")
+    data.add_argument("--validation-labels", metavar="FILE", help="a separate .npy/.csv of validation labels")
     model = train.add_argument_group("model")
     model.add_argument("--model", default=None, metavar="NAME|FILE",
                        help="dense (default for flat data), conv (default for images), vae, or your own Keras "
@@ -191,6 +200,8 @@ def _add_export(sub) -> None:
     export.add_argument("--tap", default="z", help="tap name (default z)")
     export.add_argument("--epoch", type=int, default=-1, help="epoch number (default -1: the last captured)")
     export.add_argument("--kind", choices=KINDS, default=None, help="default: the run's kind")
+    export.add_argument("--split", choices=SPLITS, default=TRAIN,
+                        help="whose z: the training samples' (default) or the validation samples' (consistent)")
     export.add_argument("--out", metavar="FILE", required=True, help="the file to write (a folder for --to projector)")
     export.add_argument("--quiet", action="store_true", help="no message when done")
 

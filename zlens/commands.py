@@ -30,6 +30,7 @@ def train(args) -> int:
     buffer_budget = _buffer_budget(args)
     model_file = _model_file(args.model)
     source, target, load, target_load = _training_data(args)
+    validation, validation_load = _validation_data(args)
     imports = [str(Path(i).expanduser().absolute()) if i.endswith(".py") else i for i in args.imports]
     strategy = _strategy(args.strategy)  # before anything else touches TensorFlow's runtime
     import keras
@@ -48,6 +49,9 @@ def train(args) -> int:
     if not args.quiet:
         print(f"zlens: training {model} on {source.name}: {source.n_samples} samples of shape "
               f"{source.sample_shape}; {source.preprocessing.describe()}{_label_note(source)}", file=sys.stderr)
+        if validation is not None:
+            print(f"zlens: validation on {validation.name}: {validation.n_samples} samples, prepared as the training "
+                  "samples; their consistent z is kept every captured epoch", file=sys.stderr)
     run = zlens.fit(
         model, source, None if target is None else target.to_numpy(), epochs=epochs,
         batch_size=args.batch_size, capture=args.capture, taps=taps, labels=source.labels, seed=args.seed,
@@ -57,9 +61,10 @@ def train(args) -> int:
         capture_every=epochs if args.last_only else args.capture_every,
         overwrite=args.overwrite, callbacks=progress, verbose=0, strategy=strategy,
         tap_storage=args.tap_storage, buffer_budget=buffer_budget, on_nonfinite=args.on_nonfinite or "stop",
+        validation_data=validation,
         data_info={"source": source.name, "load": load, "scaled": source.scaled,
                    "original_dtype": source.original_dtype, "target_load": target_load, "imports": imports,
-                   "model_file": model_file, **_columns(source)},
+                   "model_file": model_file, "validation_load": validation_load, **_columns(source)},
     )
     _say_where(run, args.quiet)
     return 0
@@ -100,6 +105,21 @@ def _columns(source) -> dict:
     if source.columns is None:
         return {}
     return {"feature_columns": source.columns["feature_columns"], "label_column": source.columns["label_column"]}
+
+
+def _validation_data(args):
+    """`(source, load)` of `--validation-data` (None, None without it): read like `--data`, as
+    stored (`zlens.fit` prepares it as the training samples were), recorded for `--resume`."""
+    if args.validation_data is None:
+        if args.validation_key or args.validation_labels:
+            raise ZlensError("--validation-key and --validation-labels describe --validation-data FILE: give it.")
+        return None, None
+    from zlens.data import load_data
+
+    load = {"path": _absolute(args.validation_data), "label_column": args.label_column,
+            "labels_path": _absolute(args.validation_labels), "key": args.validation_key, "flatten": args.flatten,
+            "scale": "none"}
+    return load_data(**load), load
 
 
 def _strategy(name: str | None):
@@ -173,6 +193,10 @@ def _resume(args) -> int:
     from zlens.store import RunDirectory
     from zlens.store.run_lock import RunLock
 
+    if args.validation_data or args.validation_key or args.validation_labels:
+        raise ZlensError("--resume continues with the validation data the run recorded (it reloads that file): "
+                         "leave out --validation-data, --validation-key and --validation-labels.")
+
     directory = RunDirectory.open(args.resume)
     if args.strategy != "multi-worker":  # (a worker's run directory is the chief's to write)
         RunLock.acquire(directory.path).release()  # can it be written, by us? before the data and TensorFlow load
@@ -191,6 +215,7 @@ def _resume(args) -> int:
         rule = by_factor(factor, recorded.get("original_dtype") or "float32") if factor else "none"
     source = load_data(**{**load, "scale": rule})
     target = None if not recorded.get("target_load") else load_data(**recorded["target_load"])
+    validation = None if not recorded.get("validation_load") else load_data(**recorded["validation_load"])
     strategy = _strategy(args.strategy)  # before anything else touches TensorFlow's runtime
     import zlens
     from zlens.progress import ProgressPrinter
@@ -207,7 +232,7 @@ def _resume(args) -> int:
               f"zlens: {args.resume} committed no epoch: starting it again", file=sys.stderr)
     run = zlens.resume(args.resume, source, None if target is None else target.to_numpy(), epochs=epochs,
                        learning_rate=args.learning_rate, on_nonfinite=args.on_nonfinite, model=model,
-                       callbacks=progress, verbose=0, strategy=strategy)
+                       callbacks=progress, verbose=0, strategy=strategy, validation_data=validation)
     _say_where(run, args.quiet)
     return 0
 
@@ -258,11 +283,13 @@ def export(args) -> int:
     format_of(args.out, args.to)
     run = zlens.open_run(args.run)
     epoch = run.epochs[run.slot_of(args.epoch)]
-    kind = run.resolve_kind(args.kind)
-    export_tap(run, args.out, tap=args.tap, epoch=args.epoch, kind=kind, to=args.to)
+    kind = run.resolve_kind(args.kind, args.split)
+    export_tap(run, args.out, tap=args.tap, epoch=args.epoch, kind=kind, to=args.to, split=args.split)
     if not args.quiet:
-        shape = (run.n_samples, *run.taps[args.tap])
-        print(f"zlens: wrote {args.tap} of epoch {epoch} ({kind}), shape {shape}, to {args.out}", file=sys.stderr)
+        shape = (run.n_samples_of(args.split), *run.taps[args.tap])
+        whose = "" if args.split == "train" else f" of the {args.split} samples"
+        print(f"zlens: wrote {args.tap}{whose} of epoch {epoch} ({kind}), shape {shape}, to {args.out}",
+              file=sys.stderr)
     return 0
 
 
@@ -274,7 +301,7 @@ def _export_projector(args) -> int:
     _quiet_tensorflow_import()
 
     out = export_projector(run, args.out, epoch=args.epoch, kind=args.kind, tap=args.tap,
-                           binary=args.binary)
+                           binary=args.binary, split=args.split)
     if not args.quiet:
         print(f"zlens: wrote TensorBoard projector files to {out} (tensorboard --logdir {out})", file=sys.stderr)
     return 0
@@ -338,6 +365,10 @@ def info(args) -> int:
     print(f"epochs    {summary['epochs_done']} trained; latents of {len(summary['captured_epochs'])} "
           f"captured: {_ranges(summary['captured_epochs'])}")
     print(f"kinds     {', '.join(summary['kinds'])}")
+    for split, held in summary["splits"].items():
+        if split != "train":
+            print(f"held out  {held['n_samples']} {split} samples" + (" (labelled)" if held["labelled"] else "")
+                  + f": their {', '.join(held['kinds'])} z, every captured epoch")
     if summary["nonfinite_epochs"]:
         print(f"nonfinite {_ranges(summary['nonfinite_epochs'])} (kept with NaN or infinite values)")
     print("taps      " + ", ".join(f"{t} {tuple(s)}" for t, s in summary["taps"].items()))

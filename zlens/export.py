@@ -118,16 +118,20 @@ class MatrixWriter:
 
 
 def export_tap(run, out: str | Path, *, tap: str = "z", epoch: int = -1, kind: str | None = None,
-               to: str | None = None, block_rows: int = 65536) -> Path:
+               to: str | None = None, block_rows: int = 65536, split: str = "train") -> Path:
     """Write one tap of one captured epoch of `run` to `out` (.npy, .csv or .parquet).
+
+    `split="validation"`: the validation samples' matrix (consistent), with their index and labels.
 
     Example:
         >>> export_tap(zlens.open_run("runs/digits"), "z.parquet", epoch=-1, kind="consistent")
+        >>> export_tap(zlens.open_run("runs/digits"), "z_val.csv", split="validation")
     """
-    array = run.tap_array(tap, kind)
+    array = run.tap_array(tap, kind, split)
     slot = run.slot_of(epoch)
     row_shape = tuple(array.shape[2:])
-    with MatrixWriter(out, n_rows=run.n_samples, row_shape=row_shape, name=tap, labels=run.labels, to=to) as w:
-        for start in range(0, run.n_samples, block_rows):
+    n = run.n_samples_of(split)
+    with MatrixWriter(out, n_rows=n, row_shape=row_shape, name=tap, labels=run.labels_of(split), to=to) as w:
+        for start in range(0, n, block_rows):
             w.write(start, array[slot, start : start + block_rows])
     return Path(out)

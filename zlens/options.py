@@ -2,7 +2,7 @@
 that imports nothing heavy, so the CLI can refuse a bad value before TensorFlow loads."""
 
 from zlens.checks import check_choice
-from zlens.kinds import CONSISTENT, IN_FLIGHT, KINDS
+from zlens.kinds import CONSISTENT, IN_FLIGHT, KINDS, SPLITS, TRAIN
 
 #: What `capture=` (`zlens train --capture`) keeps: the kinds of z each choice captures.
 CAPTURE_CHOICES = {"in-flight": (IN_FLIGHT,), "consistent": (CONSISTENT,), "both": (IN_FLIGHT, CONSISTENT)}
@@ -23,7 +23,7 @@ SCALE_CHOICES = ("auto", "minmax", "standard", "none")
 EXPORT_FORMATS = ("npy", "csv", "parquet")
 
 __all__ = ["CAPTURE_CHOICES", "EXPORT_FORMATS", "KINDS", "MODEL_NAMES", "NONFINITE_CHOICES", "PROJECTION_METHODS",
-           "SCALE_CHOICES", "STRATEGY_NAMES", "TAP_STORAGES", "check_nonfinite_choice"]
+           "SCALE_CHOICES", "SPLITS", "STRATEGY_NAMES", "TAP_STORAGES", "TRAIN", "check_nonfinite_choice"]
 
 #: The autoencoders zlens builds by name (`zlens.models.build`, `zlens train --model`).
 MODEL_NAMES = ("dense", "conv", "vae")

@@ -14,6 +14,7 @@ from zlens.report.figures import (
                                   reconstruction_grid,
                                   separation_curve,
 )
+from zlens.report.held_out import train_vs_validation, validation_errors
 
 __all__ = ["latent_scatter", "loss_curves", "recon_error_histogram", "separation_curve",
-           "reconstruction_grid", "movement"]
+           "reconstruction_grid", "movement", "train_vs_validation", "validation_errors"]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from zlens.errors import RunError
-from zlens.kinds import CONSISTENT, IN_FLIGHT
+from zlens.kinds import CONSISTENT, IN_FLIGHT, TRAIN
 
 
 class Run:
@@ -22,7 +22,9 @@ class Run:
     Rows are always samples in their original order: row i of every matrix is sample i.
     `kind` is "in-flight" (taken from the training forward pass) or "consistent" (an
     inference pass with the epoch's final weights); by default, the kind the run captured
-    (in-flight when it captured both).
+    (in-flight when it captured both). A run trained with `validation_data` also holds the
+    validation samples' consistent z of every captured epoch, on their own sample axis:
+    `z(epoch, split="validation")` (row i is validation sample i; they have no in-flight z).
 
     Example:
         >>> run = zlens.fit(zlens.models.dense(64, 2), x, epochs=5, capture="both")
@@ -68,38 +70,70 @@ class Run:
         return self._store.labels
 
     @property
+    def splits(self) -> tuple[str, ...]:
+        """"train", and "validation" for a run trained with `validation_data`."""
+        return tuple(self._store.splits)
+
+    def labels_of(self, split: str = TRAIN) -> np.ndarray | None:
+        """The labels of `split`'s samples ("train" or "validation"), or None.
+
+        Example:
+            >>> run.labels_of("validation")[:5]                   # doctest: +SKIP
+            array([3, 1, 4, 1, 5])
+        """
+        return self._store.labels_of(split)
+
+    def n_samples_of(self, split: str = TRAIN) -> int:
+        """The number of samples (rows of every matrix) of `split`."""
+        return self._store.n_samples_of(split)
+
+    @property
     def nonfinite(self) -> dict[int, dict[str, int]]:
         """Epochs kept with NaN or infinite values (trained with `on_nonfinite="record"`): epoch ->
         {"kind/tap": rows holding them}. Empty when every captured value is finite."""
         return self._store.nonfinite
 
-    def tap(self, name: str, epoch: int = -1, kind: str | None = None) -> np.ndarray:
-        """The (N, ...) matrix of tap `name` at `epoch` (an epoch number, or -1 for the last)."""
-        return self._store.read(name, epoch=epoch, kind=self._kind(kind))
+    def tap(self, name: str, epoch: int = -1, kind: str | None = None, split: str = TRAIN) -> np.ndarray:
+        """The (N, ...) matrix of tap `name` at `epoch` (an epoch number, or -1 for the last) of
+        `split`'s samples ("train", or "validation": consistent only)."""
+        return self._store.read(name, epoch=epoch, kind=self._kind(kind, split), split=split)
 
-    def z(self, epoch: int = -1, kind: str | None = None) -> np.ndarray:
-        """The (N, d) latent matrix at `epoch`; row i is sample i."""
-        return self.tap("z", epoch, kind)
+    def z(self, epoch: int = -1, kind: str | None = None, split: str = TRAIN) -> np.ndarray:
+        """The (N, d) latent matrix at `epoch`; row i is sample i (of `split`: "validation" gives
+        the validation samples' z at that epoch's final weights).
 
-    def recon_error(self, epoch: int = -1, kind: str | None = None) -> np.ndarray:
-        """Each sample's mean squared reconstruction error at `epoch`, shape (N,)."""
+        Example:
+            >>> run.z(-1, kind="consistent", split="validation").shape   # doctest: +SKIP
+            (200, 2)
+        """
+        return self.tap("z", epoch, kind, split)
+
+    def recon_error(self, epoch: int = -1, kind: str | None = None, split: str = TRAIN) -> np.ndarray:
+        """Each sample's mean squared reconstruction error at `epoch`, shape (N,) (of `split`)."""
         if "recon_error" not in self._store.taps:
             raise RunError("this run did not capture 'recon_error'; train with taps=('z', 'recon_error').")
-        return self.tap("recon_error", epoch, kind)
+        return self.tap("recon_error", epoch, kind, split)
 
-    def tap_array(self, name: str, kind: str | None = None):
+    def tap_array(self, name: str, kind: str | None = None, split: str = TRAIN):
         """The on-disk (Zarr) array of a tap, (slots, N, ...), for lazy slicing; see `slot_of`."""
-        return self._store.array(name, self._kind(kind))
+        return self._store.array(name, self._kind(kind, split), split)
 
     def slot_of(self, epoch: int) -> int:
         """The position of a captured `epoch` (or -1, -2, ... from the last) along a tap's axis 0."""
         return self._store.slot_of(epoch)
 
-    def resolve_kind(self, kind: str | None) -> str:
-        """`kind`, checked against what the run captured; None means the run's default kind."""
-        return self._kind(kind)
+    def resolve_kind(self, kind: str | None, split: str = TRAIN) -> str:
+        """`kind`, checked against what the run captured of `split`; None means the run's default
+        kind ("consistent" for validation samples, the only kind they have)."""
+        return self._kind(kind, split)
 
-    def _kind(self, kind: str | None) -> str:
+    def _kind(self, kind: str | None, split: str = TRAIN) -> str:
+        if split != TRAIN:
+            self._store.n_samples_of(split)  # an unknown split: one line naming the run's splits
+            if kind not in (None, CONSISTENT):
+                raise RunError(f"the {split} samples are not trained on, so they have no {kind} z: ask for "
+                               f"kind='consistent' (their z at each epoch's final weights).")
+            return CONSISTENT
         kinds = self.kinds
         if kind is None:
             return IN_FLIGHT if IN_FLIGHT in kinds else kinds[0]
@@ -167,6 +201,9 @@ class Run:
             "reason": None if d is None else d.reason,
             "n_samples": self.n_samples,
             "labelled": self.labels is not None,
+            "splits": {split: {"n_samples": self.n_samples_of(split), "labelled": self.labels_of(split) is not None,
+                               "kinds": list(self.kinds) if split == TRAIN else [CONSISTENT]}
+                       for split in self.splits},
             "epochs_done": len(history),
             "captured_epochs": self.epochs,
             "nonfinite_epochs": sorted(self.nonfinite),

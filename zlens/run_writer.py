@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from zlens.kinds import VALIDATION
 from zlens.run import Run
 from zlens.store import LatentStore, RunDirectory
 from zlens.store.run_directory import replace_durably
@@ -42,19 +43,21 @@ class RunWriter:
 
     @classmethod
     def in_memory(cls, n_samples: int, row_shapes: Mapping[str, tuple[int, ...]], kinds: Sequence[str],
-                  labels=None, *, chief: bool = True) -> RunWriter:
+                  labels=None, *, chief: bool = True, validation=None) -> RunWriter:
         """A writer whose store lives in memory (what `fit` without `run_dir` uses) for `n_samples`
-        rows of each tap in `row_shapes` (`TapPlan.row_shapes`), per kind; on a worker that is not
-        the chief of a multi-worker run, one that keeps the metrics only."""
-        store = LatentStore.create(None, n_samples=n_samples, taps=row_shapes, kinds=kinds, labels=labels)
+        rows of each tap in `row_shapes` (`TapPlan.row_shapes`), per kind, and the consistent rows
+        of the `validation` samples (a `zlens.data.validation.ValidationData`, or None); on a worker
+        that is not the chief of a multi-worker run, one that keeps the metrics only."""
+        store = LatentStore.create(None, n_samples=n_samples, taps=row_shapes, kinds=kinds, labels=labels,
+                                   **_held_out(validation))
         return cls(store) if chief else FollowerWriter(store)
 
     @classmethod
     def to_directory(cls, directory: RunDirectory, n_samples: int, row_shapes: Mapping[str, tuple[int, ...]],
-                     kinds: Sequence[str], labels=None) -> RunWriter:
+                     kinds: Sequence[str], labels=None, *, validation=None) -> RunWriter:
         """A writer for a new run directory: creates its latent store (shaped as `in_memory`'s)."""
         store = LatentStore.create(directory.latents_path, n_samples=n_samples, taps=row_shapes, kinds=kinds,
-                                   labels=labels)
+                                   labels=labels, **_held_out(validation))
         return cls(store, directory, [])
 
     @classmethod
@@ -182,6 +185,13 @@ def save_model(model, path: Path) -> None:
         tmp.unlink(missing_ok=True)
         raise
     replace_durably(tmp, path)
+
+
+def _held_out(validation) -> dict[str, Any]:
+    """`LatentStore.create`'s held-out arguments for the validation samples (none without them)."""
+    if validation is None:
+        return {}
+    return {"held_out": {VALIDATION: validation.n_samples}, "held_out_labels": {VALIDATION: validation.labels}}
 
 
 def _try_set_status(directory: RunDirectory, status: str, reason: str) -> None:

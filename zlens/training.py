@@ -21,6 +21,7 @@ import tensorflow as tf
 from zlens.capture.fit_plan import FitPlan, check_capture_options, plan_fit, sample_budget
 from zlens.capture.tapped_autoencoder import TappedAutoencoder
 from zlens.capture.taps import LATENT, check_taps, known_sample_shape
+from zlens.capture.validation_pass import check_validation_placement
 from zlens.checks import check_count
 from zlens.data.conform import data_mismatch, preprocessing_record
 from zlens.data.datasets import is_element_name
@@ -29,8 +30,10 @@ from zlens.data.fingerprint import array_fingerprint
 from zlens.data.preprocess import Preprocessing, check_scale
 from zlens.data.training_input import TrainingInput, training_input
 from zlens.data.validate import check_labels
+from zlens.data.validation import ValidationData, prepare_validation
 from zlens.distribute import check_built_under, placement, resolve_strategy
 from zlens.errors import DataError, ModelError, NonFiniteError, RunError, Terminated, ZlensError
+from zlens.kinds import VALIDATION
 from zlens.loading import load_model
 from zlens.models.output_range import check_output_reaches
 from zlens.models.pair import EncoderDecoder
@@ -44,7 +47,7 @@ DEFAULT_TAPS = ("z", "recon_error")
 DEFAULT_BATCH_SIZE = 256
 # What `data_info` may record of where the data came from (kept when a run starts again).
 DATA_INFO_KEYS = ("source", "load", "scaled", "original_dtype", "target_load", "imports", "model_file",
-                  "feature_columns", "label_column")
+                  "feature_columns", "label_column", "validation_load")
 
 
 def fit(
@@ -65,6 +68,7 @@ def fit(
     latent: str | None = None,
     encoding_dim: int | None = None,
     validation_data=None,
+    validation_labels=None,
     capture_every: int = 1,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
@@ -131,7 +135,12 @@ def fit(
             learning rate 1e-3).
         latent: where z is in your own model: a layer name or an attribute such as "encoder".
         encoding_dim: latent size d for a model given by name.
-        validation_data: validation samples (an array, or `(x_val, y_val)`).
+        validation_data: held-out samples (an array; `(x_val, y_val)` with the target for a run
+            trained on a target `y`; or a `DataSource`), prepared as `x` was (same shape, same
+            scaling). Keras' val_loss is computed on them, and every captured epoch also holds
+            their consistent z: `run.z(epoch, kind="consistent", split="validation")`.
+        validation_labels: one label per validation sample, kept with their z (default: a
+            `DataSource`'s own labels).
         capture_every: keep every Kth epoch's latents (the last epoch is always kept).
         callbacks: Keras callbacks, used as in `keras.Model.fit`.
         verbose: Keras' progress output: "auto" (default, a progress bar as `keras.Model.fit`
@@ -179,6 +188,7 @@ def fit(
                       "device).", DeprecationWarning, stacklevel=2)
         buffer_budget = memory_budget if buffer_budget is None else buffer_budget
     strategy = resolve_strategy(strategy)
+    check_validation_placement(strategy, validation_data)
     if seed is not None:
         keras.utils.set_random_seed(seed)
     data_in = _training_input(x, y, scale, labels=labels, index=index)
@@ -204,12 +214,14 @@ def fit(
         )
     config = _run_config(model, tapped, fit_plan, strategy, epochs=epochs, batch_size=batch_size, capture=capture,
                          encoding_dim=encoding_dim)
-    record = {**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess,
-              **elements, **(data_info or {})}
+    validation = prepare_validation(validation_data, preprocess=preprocess, labels=validation_labels,
+                                    has_target=y is not None)
+    record = {**fingerprint(data.x), **_target_fingerprint(y), "preprocess": preprocess, **elements,
+              **(data_info or {}), **({} if validation is None else {"validation": validation.record()})}
     writer = _new_writer(run_dir, fit_plan, data.n_samples, tapped.plan.row_shapes, labels, config=config, seed=seed,
-                         data_record=record, overwrite=overwrite)
+                         data_record=record, overwrite=overwrite, validation=validation)
     run = _train(tapped, data, fit_plan, writer, epochs=epochs, initial_epoch=0, callbacks=callbacks,
-                 verbose=verbose, validation_data=validation_data)
+                 verbose=verbose, validation_data=validation)
     run.preprocessing = preprocess
     return run
 
@@ -224,17 +236,18 @@ def _training_input(x, y, scale, *, labels=None, index=None):
 
 
 def _new_writer(run_dir, fit_plan: FitPlan, n_samples: int, row_shapes, labels, *, config: dict[str, Any],
-                seed: int | None, data_record: dict[str, Any], overwrite: bool) -> RunWriter:
+                seed: int | None, data_record: dict[str, Any], overwrite: bool,
+                validation: ValidationData | None) -> RunWriter:
     """Where a new run's epochs go: memory (no `run_dir`, or a worker that is not the chief), or a
     new run directory recording `config`, `seed` and `data_record` (marked failed if its store
     cannot be made)."""
     chief = fit_plan.placement.chief
     if run_dir is None or not chief:
-        return RunWriter.in_memory(n_samples, row_shapes, fit_plan.kinds, labels, chief=chief)
+        return RunWriter.in_memory(n_samples, row_shapes, fit_plan.kinds, labels, chief=chief, validation=validation)
     directory = RunDirectory.create(run_dir, config=config, seed=seed, versions=versions(), overwrite=overwrite,
                                     data=data_record)
     try:
-        return RunWriter.to_directory(directory, n_samples, row_shapes, fit_plan.kinds, labels)
+        return RunWriter.to_directory(directory, n_samples, row_shapes, fit_plan.kinds, labels, validation=validation)
     except BaseException as err:
         directory.set_status("failed", _failure_reason(err))
         directory.release()
@@ -268,6 +281,7 @@ def resume(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
     validation_data=None,
+    validation_labels=None,
     strategy=None,
 ) -> Run:
     """Continue a run directory from its last committed epoch, on the same data `x`.
@@ -280,6 +294,8 @@ def resume(
     from the first run's: z is aligned by sample index whatever the replicas); under
     "multi-worker" every worker calls `resume` and reads `run_dir` (a folder they all see), and
     only the chief writes to it. While it trains, no other process can write the run.
+    A run trained with `validation_data` continues only with the same validation samples (its
+    store holds their z every epoch); one trained without takes none.
 
     Example:
         >>> run = zlens.resume("runs/digits", x)   # after a crash, or to train longer
@@ -291,19 +307,22 @@ def resume(
     on_nonfinite = check_nonfinite_choice(on_nonfinite or config.get("on_nonfinite", "stop"))
     _check_learning_rate(learning_rate)
     done = directory.epochs_done
+    _check_validation_given(directory, validation_data)
     if done == 0:
         return _restart(directory, x, y, model=model, epochs=total, learning_rate=learning_rate,
                         on_nonfinite=on_nonfinite, callbacks=callbacks, verbose=verbose,
-                        validation_data=validation_data, strategy=strategy)
+                        validation_data=validation_data, validation_labels=validation_labels, strategy=strategy)
     if total <= done and directory.status == "finished":
         raise RunError(f"{run_dir} already finished {done} epochs; pass a larger epochs= to train longer.")
     strategy = resolve_strategy(strategy)
+    check_validation_placement(strategy, validation_data)
     chief = placement(strategy).chief
     if chief:
         directory.lock()  # before anything is read to be written again
     try:
         tapped = _load_checkpoint(directory, strategy)
         data = _resumed_data(directory, tapped, x, y, strategy, check=chief)
+        validation = _resumed_validation(directory, validation_data, has_target=y is not None)
         if learning_rate is not None:
             _set_learning_rate(tapped, learning_rate)
         fit_plan = plan_fit(tapped, data, capture=config["capture"], jit_compile=tapped.jit_compile,
@@ -318,12 +337,13 @@ def resume(
             directory.set_status("running")
             writer = RunWriter.resume(directory)
         else:
-            writer = RunWriter.in_memory(data.n_samples, tapped.plan.row_shapes, fit_plan.kinds, chief=False)
+            writer = RunWriter.in_memory(data.n_samples, tapped.plan.row_shapes, fit_plan.kinds, chief=False,
+                                         validation=validation)
     except BaseException:
         directory.release()
         raise
     return _train(tapped, data, fit_plan, writer, epochs=total, initial_epoch=done, callbacks=callbacks,
-                  verbose=verbose, validation_data=validation_data)
+                  verbose=verbose, validation_data=validation)
 
 
 def _load_checkpoint(directory: RunDirectory, strategy) -> TappedAutoencoder:
@@ -366,6 +386,35 @@ def _resumed_data(directory: RunDirectory, tapped, x, y, strategy, *, check: boo
     return data
 
 
+def _check_validation_given(directory: RunDirectory, validation_data) -> None:
+    """Refuse, in one line, a resume that leaves out the validation samples of a run that has
+    them (its store holds their z every epoch), or brings some to a run that has none."""
+    was = directory.run_json.get("data", {}).get("validation")
+    if was is None and validation_data is not None:
+        raise RunError(f"{directory.path} was trained without validation data, so its latent store has no "
+                       "validation z to continue: resume it without validation_data= (CLI: --validation-data), "
+                       "or start a new run with it.")
+    if was is not None and validation_data is None:
+        raise RunError(f"{directory.path} holds the validation z of every epoch: resume it with the same "
+                       f"validation_data= ({was['n_samples']} samples; CLI: --validation-data FILE).")
+
+
+def _resumed_validation(directory: RunDirectory, validation_data, *, has_target: bool) -> ValidationData | None:
+    """The validation samples of a resumed run, prepared as in its first part and checked to be
+    the same ones (a one-line `RunError` when they differ)."""
+    recorded = directory.run_json.get("data", {})
+    was = recorded.get("validation")
+    if was is None:
+        return None
+    validation = prepare_validation(validation_data, preprocess=recorded.get("preprocess"), has_target=has_target)
+    assert validation is not None  # given: `_check_validation_given` refused a resume without it
+    if validation.record()["sha256"] != was["sha256"]:
+        raise RunError(f"the validation data differs from the one {directory.path} was trained with "
+                       f"({validation.n_samples} samples given, {was['n_samples']} recorded; content hash mismatch).")
+    stored = LatentStore.open(directory.latents_path)
+    return ValidationData(validation.x, validation.y, stored.labels_of(VALIDATION), validation.note)
+
+
 def _check_learning_rate(learning_rate: float | None) -> None:
     if learning_rate is not None and (not isinstance(learning_rate, (int, float)) or isinstance(learning_rate, bool)
                                       or not learning_rate > 0):
@@ -381,7 +430,7 @@ def _set_learning_rate(tapped: TappedAutoencoder, learning_rate: float) -> None:
 
 
 def _restart(directory: RunDirectory, x, y, *, model, epochs, learning_rate, on_nonfinite, callbacks, verbose,
-             validation_data, strategy) -> Run:
+             validation_data, validation_labels, strategy) -> Run:
     """`fit` again into a run directory that committed no epoch, with the settings it recorded."""
     config = directory.config
     recorded = directory.run_json.get("data", {})
@@ -394,14 +443,18 @@ def _restart(directory: RunDirectory, x, y, *, model, epochs, learning_rate, on_
     by_name = isinstance(model, str)
     store_made = directory.latents_path.joinpath("zarr.json").is_file()
     names = recorded.get("elements", {})
-    labels = names.get("labels", LatentStore.open(directory.latents_path).labels if store_made else None)
+    store = LatentStore.open(directory.latents_path) if store_made else None
+    labels = names.get("labels", None if store is None else store.labels)
+    if store is not None and VALIDATION in store.splits and validation_labels is None:
+        validation_labels = store.labels_of(VALIDATION)
     return fit(model, x, y, epochs=epochs, batch_size=config["batch_size"], capture=config["capture"],
                taps=config.get("taps"), labels=labels, index=names.get("index"),
                seed=directory.run_json.get("seed"), run_dir=directory.path,
                optimizer=_restart_optimizer(config, learning_rate, by_name),
                latent=None if by_name else config.get("latent"),
                encoding_dim=config.get("encoding_dim") if by_name else None,
-               validation_data=validation_data, capture_every=config["capture_every"], callbacks=callbacks,
+               validation_data=validation_data, validation_labels=validation_labels,
+               capture_every=config["capture_every"], callbacks=callbacks,
                verbose=verbose, overwrite=True, strategy=strategy, tap_storage=config.get("tap_storage", "auto"),
                on_nonfinite=on_nonfinite, data_info={k: v for k, v in recorded.items() if k in DATA_INFO_KEYS},
                scale=_restart_scale(recorded.get("preprocess")))
@@ -427,7 +480,7 @@ def _restart_optimizer(config: dict[str, Any], learning_rate: float | None, by_n
 
 
 def _train(tapped: TappedAutoencoder, data, fit_plan: FitPlan, writer: RunWriter, *, epochs: int,
-           initial_epoch: int, callbacks, verbose, validation_data) -> Run:
+           initial_epoch: int, callbacks, verbose, validation_data: ValidationData | None) -> Run:
     """Train as planned, then mark the run finished, or failed with the reason (and raise)."""
     try:
         with terminate_on_sigterm():

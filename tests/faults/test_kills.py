@@ -79,3 +79,35 @@ def test_kills_at_random_moments_never_lose_or_change_a_committed_epoch(tmp_path
     for key, z in got.items():
         assert np.array_equal(z, expected[key]), key
     assert zlens_cli("info", run, "--verify").returncode == 0
+
+
+def validation_latents(run_dir: Path) -> dict:
+    run = zlens.open_run(run_dir)
+    return {e: run.z(e, split="validation") for e in run.epochs}
+
+
+@pytest.mark.slow
+def test_a_kill_keeps_the_validation_z_whole_and_resume_continues_it_aligned(tmp_path):
+    """With --validation-data, a kill inside the commit or in an epoch leaves every committed epoch's
+    validation z as the uninterrupted run's, and --resume (which reloads the validation file) gives
+    every epoch exactly once."""
+    from sklearn.datasets import load_digits
+
+    np.save(tmp_path / "val.npy", load_digits().data[-200:].astype("int64"))  # raw 0..16, scaled as training
+    epochs = 6
+    train = ("train", "--epochs", epochs, "--seed", 0, "--quiet", "--validation-data", tmp_path / "val.npy")
+    reference = zlens_cli(*train, "--out", tmp_path / "reference")
+    assert reference.returncode == 0, reference.stderr
+    expected = validation_latents(tmp_path / "reference")
+    run = tmp_path / "run"
+    for point, target in (("after-store", 1), ("timer", 3), ("after-checkpoint", 4)):
+        args = ("train", "--resume", run, "--quiet") if (run / "run.json").exists() else (*train, "--out", run)
+        proc = zlens_cli(*args, killed_at=(point, target, 0.05))
+        assert proc.returncode == -9, f"{point} at epoch {target}: not killed ({proc.returncode})\n{proc.stderr}"
+        assert zlens_cli("info", run, "--verify").returncode == 0
+        for e, z in validation_latents(run).items():
+            assert np.array_equal(z, expected[e]), (point, target, e)
+    assert zlens_cli("train", "--resume", run, "--quiet").returncode == 0
+    got = validation_latents(run)
+    assert list(got) == list(range(epochs)) and all(np.array_equal(got[e], expected[e]) for e in got)
+    assert zlens.open_run(run).tap_array("z", split="validation").shape[0] == epochs  # every epoch once

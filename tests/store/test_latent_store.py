@@ -355,3 +355,80 @@ def test_kill_9_never_loses_a_committed_epoch(tmp_path):
     _run_child(path, 10**9, kill_after=None)
     assert _check_store(path) == list(range(KILL_EPOCHS + 1))
     assert not list(path.rglob("*.partial"))  # temp files of killed writes are cleaned on open("r+")
+
+
+# ----------------------------------------------------------------- held-out (validation) samples
+M = 4
+
+
+def with_validation(epoch: int) -> dict:
+    """One commit's values: the training kinds and the validation samples' consistent matrices."""
+    values = values_for(epoch)
+    values["validation/consistent"] = values_for(epoch + 50, n=M, kinds=["consistent"])["consistent"]
+    return values
+
+
+def test_validation_split_round_trips_on_its_own_sample_axis_and_labels(tmp_path):
+    store = make(tmp_path / "latents.zarr", labels=np.arange(N), held_out={"validation": M},
+                 held_out_labels={"validation": np.array(["a", "b", "a", "c"])})
+    for epoch in (0, 1):
+        store.write_epoch(epoch, with_validation(epoch))
+
+    again = LatentStore.open(tmp_path / "latents.zarr")
+    assert again.splits == ["train", "validation"] and again.n_samples_of("validation") == M
+    for epoch in (0, 1):
+        np.testing.assert_array_equal(again.read("z", epoch, "consistent", split="validation"),
+                                      with_validation(epoch)["validation/consistent"]["z"])
+        np.testing.assert_array_equal(again.read("z", epoch, "consistent"), values_for(epoch)["consistent"]["z"])
+    assert again.labels_of("validation").tolist() == ["a", "b", "a", "c"]
+    np.testing.assert_array_equal(again.labels, np.arange(N))
+    assert again.read_all("recon_error", "consistent", split="validation").shape == (2, M)
+    assert again.verify() == []
+    # readable without zlens, as the training matrices are
+    assert zarr.open_group(tmp_path / "latents.zarr", mode="r")["validation/consistent/z"].shape == (2, M, 3)
+
+
+def test_validation_has_no_in_flight_kind_and_an_unknown_split_is_named():
+    store = make(None, held_out={"validation": M})
+    store.write_epoch(0, with_validation(0))
+    with pytest.raises(RunError, match="not trained on.*kind='consistent'"):
+        store.read("z", 0, "in-flight", split="validation")
+    with pytest.raises(RunError, match="Split 'test' is not in this latent store"):
+        store.read("z", 0, "consistent", split="test")
+    plain = make(None)
+    with pytest.raises(RunError, match="its splits: train"):
+        plain.labels_of("validation")
+
+
+def test_a_commit_without_the_validation_matrices_is_refused_and_nothing_shows():
+    store = make(None, held_out={"validation": M})
+    with pytest.raises(RunError, match="'validation/consistent' are missing"):
+        store.write_epoch(0, values_for(0))
+    bad = with_validation(0)
+    bad["validation/consistent"]["z"] = np.zeros((N, 3))  # the training samples' row count
+    with pytest.raises(RunError, match=r"shape \(4, 3\)"):
+        store.write_epoch(0, bad)
+    assert store.epochs == []
+
+
+def test_truncate_after_drops_the_validation_slots_too(tmp_path):
+    store = make(tmp_path / "latents.zarr", held_out={"validation": M})
+    for epoch in range(3):
+        store.write_epoch(epoch, with_validation(epoch))
+    store.truncate_after(0)
+    store.write_epoch(1, with_validation(7))
+    again = LatentStore.open(tmp_path / "latents.zarr")
+    assert again.epochs == [0, 1]
+    assert again.array("z", "consistent", split="validation").shape[0] == 2
+    np.testing.assert_array_equal(again.read("z", 1, "consistent", split="validation"),
+                                  with_validation(7)["validation/consistent"]["z"])
+
+
+def test_verify_reads_the_validation_matrices_too(tmp_path):
+    store = make(tmp_path / "latents.zarr", held_out={"validation": M})
+    store.write_epoch(0, with_validation(0))
+    chunks = tmp_path / "latents.zarr" / "validation" / "consistent" / "z" / "c"
+    chunk = next(p for p in chunks.rglob("*") if p.is_file())
+    chunk.write_bytes(chunk.read_bytes()[:-3] + b"xyz")
+    problems = LatentStore.open(tmp_path / "latents.zarr").verify()
+    assert len(problems) == 1 and "validation/consistent/z" in problems[0]

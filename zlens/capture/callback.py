@@ -15,6 +15,7 @@ import keras
 
 from zlens.capture.recorder import CONSISTENT, IN_FLIGHT, LatentRecorder, blocks, drift
 from zlens.errors import NonFiniteError
+from zlens.kinds import VALIDATION, group_of
 from zlens.options import check_nonfinite_choice
 from zlens.store._checks import nonfinite_rows
 
@@ -32,10 +33,12 @@ class CaptureCallback(keras.callbacks.Callback):
         on_nonfinite: "stop" (default): an epoch whose loss or captured values hold NaN or
             infinity stops training and is not committed (`diverged` says why); "record":
             commit it anyway (the store flags its non-finite rows).
+        validation: a `zlens.capture.validation_pass.ValidationPass`: the validation samples'
+            consistent matrices, committed with each captured epoch's (None: no validation data).
     """
 
     def __init__(self, recorder: LatentRecorder, writer, consistent_data, *, capture_every: int = 1,
-                 last_epoch: int = 0, on_nonfinite: str = "stop"):
+                 last_epoch: int = 0, on_nonfinite: str = "stop", validation=None):
         super().__init__()
         check_nonfinite_choice(on_nonfinite)
         self.recorder = recorder
@@ -44,6 +47,7 @@ class CaptureCallback(keras.callbacks.Callback):
         self.capture_every = capture_every
         self.last_epoch = last_epoch
         self.on_nonfinite = on_nonfinite
+        self.validation = validation
         self.diverged: NonFiniteError | None = None
         self._epoch_seen: int | None = None
         self._epoch_captured: int | None = None
@@ -90,9 +94,11 @@ class CaptureCallback(keras.callbacks.Callback):
         if CONSISTENT in self.recorder.kinds:
             self.recorder.consistent_pass(self.consistent_data)
             latents[CONSISTENT] = self.recorder.read(CONSISTENT)
+        if self.validation is not None:
+            latents[group_of(CONSISTENT, VALIDATION)] = self.validation.run()
         if self.on_nonfinite == "stop" and self._stop_if_nonfinite(epoch, _nonfinite_taps(latents)):
             return False
-        if len(latents) == 2:
+        if IN_FLIGHT in latents and CONSISTENT in latents:
             for tap, value in latents[IN_FLIGHT].items():
                 if tap == "z":
                     d = drift(value, latents[CONSISTENT][tap])

@@ -25,10 +25,13 @@ from zlens.capture.recorder import IN_FLIGHT, LatentRecorder
 from zlens.capture.resident_loop import ResidentTrainLoop
 from zlens.capture.state import CaptureState
 from zlens.capture.taps import LATENT, TapPlan, check_taps
+from zlens.capture.validation_pass import ValidationPass
+from zlens.data.conform import preprocessing_record
 from zlens.data.epoch_order import EpochOrder, ReorderEachEpoch
-from zlens.data.feed import TrainingData, prepare_training_data
+from zlens.data.feed import CONSISTENT_BATCH, TrainingData, prepare_training_data
 from zlens.data.training_input import training_input
 from zlens.data.validate import check_labels
+from zlens.data.validation import ValidationData, prepare_validation
 from zlens.distribute import WorkerSum, distribute_data
 from zlens.distribute.replicated_model import ReplicatedTraining, quiet_distributed_input
 from zlens.errors import ModelError, ZlensError
@@ -282,6 +285,7 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         tap_storage: str = "auto",
         buffer_budget: int | None = None,
         on_nonfinite: str = "stop",
+        validation_labels=None,
         **kwargs,
     ):
         """`keras.Model.fit` that also captures every tap of every epoch into `self.run`.
@@ -301,6 +305,10 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             labels: one label per sample, kept with the latents in `self.run`, or the key or
                 position of a dataset's elements that holds them (as in `zlens.fit`).
             index: the key or position of a sample index a dataset carries (as in `zlens.fit`).
+            validation_labels: one label per sample of `validation_data` (an array of samples,
+                or `(x_val, y_val)` with a target), kept with their z: every captured epoch
+                also holds the validation samples' consistent z, `self.run.z(kind="consistent",
+                split="validation")`, prepared as `x` was (`zlens.data.validation`).
             tap_storage: where the tap buffers live: "device" (variables on the device, the
                 fastest), "host" (host memory), "stream" (a scratch file, for a z matrix larger
                 than memory) or "auto" (default: "device" within `buffer_budget`, else "stream").
@@ -347,25 +355,32 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
                             steps_per_execution=self.steps_per_execution, strategy=strategy,
                             tap_storage=tap_storage, buffer_budget=buffer_budget, capture_every=capture_every,
                             on_nonfinite=on_nonfinite)
+        validation = prepare_validation(validation_data, labels=validation_labels,
+                                        preprocess=preprocessing_record(None if data_in is None else data_in.source,
+                                                                         self.plan.sample_shape),
+                                        has_target=data.target_spec is not None)
         own_writer = writer is None and fit_plan.captures
         if own_writer:
             from zlens.run_writer import RunWriter
 
             writer = RunWriter.in_memory(data.n_samples, self.plan.row_shapes, fit_plan.kinds,
-                                         check_labels(labels, data.n_samples), chief=fit_plan.placement.chief)
+                                         check_labels(labels, data.n_samples), chief=fit_plan.placement.chief,
+                                         validation=validation)
         try:
             return self._fit_planned(data, fit_plan, writer, epochs=epochs, verbose=verbose, callbacks=callbacks,
-                                     validation_data=validation_data, initial_epoch=initial_epoch, **kwargs)
+                                     validation_data=validation, initial_epoch=initial_epoch, **kwargs)
         finally:
             if own_writer:
                 writer.close()
 
     def _fit_planned(self, data: TrainingData, fit_plan: FitPlan, writer, *, epochs: int, initial_epoch: int = 0,
-                     callbacks=None, verbose="auto", validation_data=None, **kwargs):
+                     callbacks=None, verbose="auto", validation_data: ValidationData | None = None, **kwargs):
         """Train on prepared `data` as `fit_plan` says, handing each captured epoch to `writer`
         (a `zlens.run_writer.RunWriter`; None when nothing is captured): what `fit`, `zlens.fit`
-        and `zlens.resume` run once they have decided. `self.run` reads the writer's epochs
-        afterwards, also when an epoch with non-finite values stopped training."""
+        and `zlens.resume` run once they have decided. `validation_data` (prepared, see
+        `zlens.data.validation`) gives Keras' val_loss and, when capturing, the validation z of
+        every captured epoch (the writer's store holds that split). `self.run` reads the writer's
+        epochs afterwards, also when an epoch with non-finite values stopped training."""
         self._capture.target_spec = data.target_spec
         strategy = self._replica_strategy()
         if strategy is not None:
@@ -377,13 +392,18 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
         capturing = []
         if fit_plan.captures:
             assert self._recorder is not None and writer is not None  # attached by _apply_plan; given by the caller
+            held_out = None if validation_data is None else ValidationPass(
+                self.plan.infer, self.plan.row_shapes, validation_data, storage=fit_plan.storage, strategy=strategy)
             capturing = [CaptureCallback(self._recorder, writer, data.consistent, capture_every=fit_plan.capture_every,
-                                         last_epoch=epochs - 1, on_nonfinite=fit_plan.on_nonfinite)]
+                                         last_epoch=epochs - 1, on_nonfinite=fit_plan.on_nonfinite,
+                                         validation=held_out)]
+        if validation_data is not None:  # Keras' default is 32 rows per validation step: ~30x the steps
+            kwargs.setdefault("validation_batch_size", max(data.batch_size, CONSISTENT_BATCH))
         with quiet_distributed_input(data.distributed):
             history = super().fit(data.train, epochs=epochs, verbose=verbose,
                                   callbacks=[*ordering, *capturing, *(callbacks or [])],
-                                  validation_data=validation_data, initial_epoch=initial_epoch, shuffle=False,
-                                  **kwargs)
+                                  validation_data=None if validation_data is None else validation_data.keras_data,
+                                  initial_epoch=initial_epoch, shuffle=False, **kwargs)
         self.run = writer.as_run() if capturing else None
         if capturing and capturing[0].diverged is not None:
             raise capturing[0].diverged

@@ -179,7 +179,7 @@ def _sample_shape(model: keras.Model, sample_shape) -> tuple[int, ...]:
             f"model '{model.name}' is not built and zlens does not know its input shape: pass the data "
             "(zlens.fit, TappedAutoencoder.fit build it from the samples' shape) or sample_shape=."
         )
-    return tuple(int(s) for s in known)
+    return tuple(int(s) for s in known if s is not None)  # none is None here: checked above
 
 
 def _find_latent(model: keras.Model, latent: str | None):

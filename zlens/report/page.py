@@ -26,6 +26,7 @@ from zlens.report.analysis import (
 )
 from zlens.report.colors import label_coloring
 from zlens.report.frames import FRAME_POINTS, frames_from_rows, latent_points, write_gif
+from zlens.report.held_out import validation_section
 from zlens.report.projection import check_method
 from zlens.report.sampling import MAX_FRAMES, check_max_points, count, draw_indices, spaced_epochs
 from zlens.store.run_directory import atomic_write_text
@@ -33,7 +34,8 @@ from zlens.store.run_directory import atomic_write_text
 GIF_NAME = "latent_motion.gif"
 FPS = 4
 NAV = (("summary", "Summary"), ("loss", "Loss"), ("latent", "Latent space"), ("motion", "Motion"),
-       ("reconstructions", "Reconstructions"), ("errors", "Errors"), ("separation", "Separation"))
+       ("validation", "Validation"), ("reconstructions", "Reconstructions"), ("errors", "Errors"),
+       ("separation", "Separation"))
 
 
 def build_report(run_or_path, out_html: str | Path | None = None, *, epoch: int = -1, method: str = "pca",
@@ -43,7 +45,9 @@ def build_report(run_or_path, out_html: str | Path | None = None, *, epoch: int 
     The page shows the loss curves and drift, the latent scatter of `epoch` (hover a point for
     its sample index and label), an animation of z over the captured epochs under one fixed
     projection, inputs beside reconstructions (image data), the reconstruction-error histogram
-    and the samples that moved most, and k-NN / silhouette separation per epoch (labels).
+    and the samples that moved most, and k-NN / silhouette separation per epoch (labels); for a
+    run trained with validation data, its samples' z beside the training samples' under one
+    projection, and both reconstruction errors per epoch (what overfitting looks like).
     Everything is inline: the page needs no network. Above `max_points` samples, a fixed
     random subset is drawn and the page says so; numbers use all samples unless it says otherwise.
 
@@ -85,6 +89,7 @@ def build_report(run_or_path, out_html: str | Path | None = None, *, epoch: int 
                   _metrics_table(run)),
         _scatter_section(run, pts, coloring),
         _motion_section(frames, coloring, gif_path),
+        validation_section(run, epoch, max_points),
         _reconstruction_section(run, kind),
         _error_section(run, epoch, kind, moved),
         _separation_section(run, sep, epoch),

@@ -22,7 +22,7 @@ SCALARS_DIR = "scalars"
 
 
 def export_projector(run, out_dir: str | Path, *, epoch: int | Sequence[int] = -1, kind: str | None = None,
-                     tap: str = "z", binary: bool = False, scalars: bool = True) -> Path:
+                     tap: str = "z", binary: bool = False, scalars: bool = True, split: str = "train") -> Path:
     """Write TensorBoard Embedding Projector files for `tap` of `epoch`, plus the metrics as scalars.
 
     Files in `out_dir` (all paths in the config are relative to it, as the projector requires):
@@ -47,6 +47,7 @@ def export_projector(run, out_dir: str | Path, *, epoch: int | Sequence[int] = -
         tap: which tap (default "z"); its per-sample values are flattened into one row.
         binary: write float32 `.bytes` instead of TSV (smaller, faster for large N).
         scalars: also write the metrics as TensorBoard scalars (imports TensorFlow, not TensorBoard).
+        split: "train" (default) or "validation": the validation samples' z, with their labels.
 
     Example:
         >>> export_projector(zlens.open_run("runs/digits"), "tb/digits", epoch=[0, -1])
@@ -58,21 +59,24 @@ def export_projector(run, out_dir: str | Path, *, epoch: int | Sequence[int] = -
         run = open_run(os.fspath(run))
     if tap not in run.taps:
         raise ZlensError(f"this run has no tap {tap!r}; its taps: {', '.join(run.taps)}.")
-    kind = run.resolve_kind(kind)
+    kind = run.resolve_kind(kind, split)
+    n_samples = run.n_samples_of(split)
     asked = [epoch] if isinstance(epoch, (int, np.integer)) else list(epoch)
     epochs = list(dict.fromkeys(run.epochs[run.slot_of(e)] for e in asked))
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise ZlensError(f"{str(out)!r} is a file: choose a folder for the projector files.")
     out.parent.mkdir(parents=True, exist_ok=True)
-    array = run.tap_array(tap, kind)
-    files = {METADATA_NAME: metadata_tsv(run.n_samples, run.labels).encode("utf-8")}
+    array = run.tap_array(tap, kind, split)
+    files = {METADATA_NAME: metadata_tsv(n_samples, run.labels_of(split)).encode("utf-8")}
+    whose = "" if split == "train" else f"_{split}"
+
     entries = []
     for e in epochs:
-        values = np.asarray(array[run.slot_of(e)], dtype=np.float32).reshape(run.n_samples, -1)
-        name = re.sub(r"[^\w.-]", "_", f"{tap}_epoch{e:05d}_{kind}") + (".bytes" if binary else ".tsv")
+        values = np.asarray(array[run.slot_of(e)], dtype=np.float32).reshape(n_samples, -1)
+        name = re.sub(r"[^\w.-]", "_", f"{tap}{whose}_epoch{e:05d}_{kind}") + (".bytes" if binary else ".tsv")
         files[name] = values.astype("<f4").tobytes() if binary else tensor_tsv(values)
-        entries.append((f"{tap} epoch {e} ({kind})", name, values.shape))
+        entries.append((f"{tap}{whose.replace('_', ' ')} epoch {e} ({kind})", name, values.shape))
     files[CONFIG_NAME] = projector_config(entries).encode("utf-8")
     # Everything is made in a folder beside `out` first, so a failure leaves `out` as it was;
     # then each file replaces its namesake, and the scalars folder its own (no events pile up).

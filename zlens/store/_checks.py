@@ -9,8 +9,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from zlens.checks import check_count
 from zlens.errors import RunError
-from zlens.kinds import KINDS
+from zlens.kinds import CONSISTENT, KINDS, SPLITS, TRAIN, group_of
 
 
 @runtime_checkable
@@ -94,6 +95,35 @@ def check_values(
                 raise RunError(f"Tap {tap!r} ({kind}) must hold real numbers; got dtype {value.dtype}.")
             out[kind][tap] = value.astype(dtype, copy=False)
     return out
+
+
+def check_held_out(held_out: Mapping[str, int] | None) -> dict[str, int]:
+    """Held-out split name -> its sample count, checked (a name from `SPLITS` other than "train")."""
+    out = {}
+    for split, n in (held_out or {}).items():
+        if split not in SPLITS or split == TRAIN:
+            raise RunError(f"held-out split {split!r} must be one of {', '.join(s for s in SPLITS if s != TRAIN)}.")
+        out[split] = check_count(f"n_samples of {split}", n, error=RunError)
+    return out
+
+
+def check_commit(values: Mapping[str, Mapping[str, Any]], kinds: list[str], taps: dict[str, tuple[int, ...]],
+                 n_samples: int, held_out: Mapping[str, int], dtype: np.dtype) -> dict[str, dict[str, Any]]:
+    """One commit's values checked against every matrix of a store's layout: `check_values` for the
+    training kinds, and for each held-out split's consistent matrices (`group_of(CONSISTENT, split)`)."""
+    if not isinstance(values, Mapping):
+        raise RunError("`values` must be a dict kind -> {tap: array}, e.g. {'in-flight': {'z': z}}.")
+    held = {group_of(CONSISTENT, split): split for split in held_out}
+    extra = set(values) - set(kinds) - set(held)
+    if extra:
+        raise RunError(f"Kind(s) {sorted(extra)} are not in this store; its kinds: {', '.join([*kinds, *held])}.")
+    checked = check_values({k: v for k, v in values.items() if k not in held}, kinds, taps, n_samples, dtype)
+    for path, split in held.items():
+        if path not in values:
+            raise RunError(f"Values for {path!r} are missing: this store holds {split} latents every epoch.")
+        checked[path] = check_values({CONSISTENT: values[path]}, [CONSISTENT], taps, held_out[split],
+                                     dtype)[CONSISTENT]
+    return checked
 
 
 def nonfinite_rows(rows: np.ndarray) -> int:

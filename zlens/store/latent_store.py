@@ -18,13 +18,15 @@ from zarr.storage import LocalStore, MemoryStore
 
 from zlens.checks import check_count
 from zlens.errors import RunError
+from zlens.kinds import CONSISTENT, SPLITS, TRAIN, group_of
 from zlens.labels import check_labels
 from zlens.store._checks import (
     KINDS,
     RowSource,
+    check_commit,
+    check_held_out,
     check_kinds,
     check_taps,
-    check_values,
     nonfinite_rows,
 )
 from zlens.store.checked_array import CheckedArray
@@ -86,7 +88,9 @@ class LatentStore:
 
     Each tap of each kind ("in-flight", "consistent") is an array `{kind}/{tap}` of shape
     (slots, n_samples, *row), one slot per captured epoch; `epochs` holds each slot's epoch
-    number and `labels` the optional per-sample labels. The root attributes `committed` and
+    number and `labels` the optional per-sample labels. Held-out samples (validation data) have
+    their own sample axis and labels: `validation/consistent/{tap}` (slots, n_validation, *row)
+    and `validation/labels`, written in the same commit. The root attributes `committed` and
     `epochs` say which slots are complete: `write_epoch` writes them last, so a crash at any
     moment leaves every committed slot intact and a half-written slot invisible.
 
@@ -112,6 +116,7 @@ class LatentStore:
         self._n_samples = int(attrs["n_samples"])
         self._taps = {name: tuple(row) for name, row in attrs["taps"].items()}
         self._kinds = list(attrs["kinds"])
+        self._held_out = {name: int(split["n_samples"]) for name, split in attrs.get("splits", {}).items()}
         self._epochs = [int(e) for e in attrs["epochs"] if last_epoch is None or int(e) <= last_epoch]
         self._committed = len(self._epochs)
         self._nonfinite = {int(e): dict(v) for e, v in attrs.get("nonfinite", {}).items()}
@@ -129,6 +134,8 @@ class LatentStore:
         labels: np.ndarray | None = None,
         dtype: str | np.dtype = "float32",
         overwrite: bool = False,
+        held_out: Mapping[str, int] | None = None,
+        held_out_labels: Mapping[str, np.ndarray | None] | None = None,
     ) -> LatentStore:
         """Create an empty store (no epoch committed) and return it open for writing.
 
@@ -141,6 +148,9 @@ class LatentStore:
             labels: optional (N,) ints, floats or strings, stored as `labels`.
             dtype: the numeric dtype every tap is stored in (default float32).
             overwrite: replace an existing store at `location` instead of refusing.
+            held_out: split name -> its number of samples, e.g. {"validation": 200}: samples not
+                trained on, whose consistent matrices each commit also holds (same taps).
+            held_out_labels: split name -> its (n,) labels, for the splits that have them.
 
         Example:
             >>> s = LatentStore.create(None, n_samples=4, taps={"z": (2,), "recon_error": ()},
@@ -149,29 +159,37 @@ class LatentStore:
             {'z': (2,), 'recon_error': ()}
         """
         n_samples, taps, kinds, dtype = _checked_layout(n_samples, taps, kinds, dtype)
-        labels = None if labels is None else check_labels(labels, n_samples)
+        held_out = check_held_out(held_out)
+        given = {TRAIN: labels, **{split: (held_out_labels or {}).get(split) for split in held_out}}
+        split_labels = {split: check_labels(values, n_samples if split == TRAIN else held_out[split])
+                        for split, values in given.items()}  # checked before anything is written
         if location is not None and not isinstance(location, Store):
             _check_free(Path(location), overwrite)
         codecs = _codecs(location)
         group = zarr.open_group(_as_store(location, create=True), mode="w", zarr_format=3)
-        for kind in kinds:
-            sub = group.create_group(kind)
+        splits = [(group_of(kind), n_samples) for kind in kinds]
+        splits += [(group_of(CONSISTENT, split), n) for split, n in held_out.items()]
+        for path, n in splits:
+            sub = group.create_group(path)
             for name, row in taps.items():
-                sub.create_array(name, shape=(0, n_samples, *row),
-                                 chunks=(1, rows_per_chunk(n_samples, row, dtype.itemsize), *row), dtype=dtype,
+                sub.create_array(name, shape=(0, n, *row),
+                                 chunks=(1, rows_per_chunk(n, row, dtype.itemsize), *row), dtype=dtype,
                                  dimension_names=("epoch", "sample", *(f"{name}_{i}" for i in range(len(row)))),
                                  **codecs)
         group.create_array("epochs", shape=(0,), chunks=(EPOCHS_CHUNK,), dtype="int64", dimension_names=("epoch",),
                            **codecs)
-        if labels is not None:
-            group.create_array("labels", shape=labels.shape, dtype=str if labels.dtype.kind == "U" else labels.dtype,
-                               dimension_names=("sample",), **codecs)[:] = labels
+        for split, values in split_labels.items():
+            if values is not None:
+                group.create_array(_labels_path(split), shape=values.shape,
+                                   dtype=str if values.dtype.kind == "U" else values.dtype,
+                                   dimension_names=("sample",), **codecs)[:] = values
         # Root attributes last, in ONE write (`group.attrs.update` writes zarr.json once per key):
         # a store without them is not a zlens store yet.
         group.update_attributes({
             "format": FORMAT, "version": VERSION, "n_samples": n_samples,
             "taps": {name: list(row) for name, row in taps.items()},
             "kinds": kinds, "committed": 0, "epochs": [], "nonfinite": {},
+            **({"splits": {split: {"n_samples": n} for split, n in held_out.items()}} if held_out else {}),
         })
         return cls(group)
 
@@ -238,11 +256,31 @@ class LatentStore:
         return list(self._epochs)
 
     @property
+    def splits(self) -> list[str]:
+        """The sample sets this store holds matrices of: "train", then held-out ones ("validation")."""
+        return [TRAIN, *self._held_out]
+
+    def n_samples_of(self, split: str = TRAIN) -> int:
+        """The number of rows of every matrix of `split`.
+
+        Example:
+            >>> store.n_samples_of("validation")                  # doctest: +SKIP
+            200
+        """
+        self._check_split(split)
+        return self._n_samples if split == TRAIN else self._held_out[split]
+
+    @property
     def labels(self) -> np.ndarray | None:
-        """The per-sample labels, or None; strings come back as a NumPy unicode array."""
-        if not self._has("labels"):
+        """The per-sample labels of the training samples, or None (see `labels_of`)."""
+        return self.labels_of(TRAIN)
+
+    def labels_of(self, split: str = TRAIN) -> np.ndarray | None:
+        """The labels of `split`'s samples, or None; strings come back as a NumPy unicode array."""
+        self._check_split(split)
+        if not self._has(_labels_path(split)):
             return None
-        values = np.asarray(self._zarr_array("labels")[:])
+        values = np.asarray(self._zarr_array(_labels_path(split))[:])
         # Zarr gives variable-length strings back as StringDType/object: hand out plain '<U'.
         return np.array(values.tolist(), dtype=str) if values.dtype.kind in "OUT" else values
 
@@ -257,15 +295,17 @@ class LatentStore:
         """
         return {e: dict(v) for e, v in self._nonfinite.items() if e in self._epochs}
 
-    def array(self, tap: str, kind: str = "in-flight") -> CheckedArray:
+    def array(self, tap: str, kind: str = "in-flight", split: str = TRAIN) -> CheckedArray:
         """The array of `tap` for lazy slicing: axis 0 is the slot, only `[:len(epochs)]` is
         committed. Reading a committed slot whose chunk is missing or damaged raises `RunError`.
+        `split` "validation": the held-out samples' array (kind "consistent" only).
 
         Example:
             >>> store.array("z")[-1, :10]                         # doctest: +SKIP
         """
-        self._check_tap_kind(tap, kind)
-        return CheckedArray(self._zarr_array(f"{kind}/{tap}"), f"{kind}/{tap}", self._epochs, self._root)
+        self._check_tap_kind(tap, kind, split)
+        path = f"{group_of(kind, split)}/{tap}"
+        return CheckedArray(self._zarr_array(path), path, self._epochs, self._root)
 
     @property
     def _root(self) -> Path | None:
@@ -298,7 +338,7 @@ class LatentStore:
         except ValueError:
             raise RunError(f"Epoch {epoch} was not captured; captured epochs: {captured}.") from None
 
-    def read(self, tap: str, epoch: int = -1, kind: str = "in-flight") -> np.ndarray:
+    def read(self, tap: str, epoch: int = -1, kind: str = "in-flight", split: str = TRAIN) -> np.ndarray:
         """One committed epoch of `tap` as an (N, *row) array.
 
         Args:
@@ -306,21 +346,22 @@ class LatentStore:
             epoch: an epoch number from `epochs`; negative values index from the end
                 (-1, the default, is the last committed epoch).
             kind: "in-flight" (default) or "consistent".
+            split: "train" (default) or a held-out split such as "validation".
 
         Example:
             >>> z = store.read("z", epoch=4, kind="consistent")   # doctest: +SKIP
         """
-        arr = self.array(tap, kind)
+        arr = self.array(tap, kind, split)
         return arr[self.slot_of(epoch)]
 
-    def read_all(self, tap: str, kind: str = "in-flight") -> np.ndarray:
+    def read_all(self, tap: str, kind: str = "in-flight", split: str = TRAIN) -> np.ndarray:
         """Every committed epoch of `tap` as one (epochs, N, *row) array (loads it all).
 
         Example:
             >>> store.read_all("recon_error").shape               # doctest: +SKIP
             (10, 1797)
         """
-        return self.array(tap, kind)[: self._committed]
+        return self.array(tap, kind, split)[: self._committed]
 
     def verify(self) -> list[str]:
         """Read every committed slot of every array; one line per damaged or missing chunk, per
@@ -332,18 +373,18 @@ class LatentStore:
             []
         """
         problems = []
-        for kind in self._kinds:
+        for split, kind in self.matrices():
             for tap in self._taps:
-                array = self.array(tap, kind)
+                array = self.array(tap, kind, split)
                 for slot, epoch in enumerate(self._epochs):
                     try:
                         bad = nonfinite_rows(array[slot])
                     except RunError as err:
                         problems.append(str(err))
                         continue
-                    if bad and f"{kind}/{tap}" not in self._nonfinite.get(epoch, {}):
-                        problems.append(f"{kind}/{tap} of epoch {epoch}: {bad} rows hold NaN or infinity, "
-                                        "not flagged as recorded non-finite values.")
+                    if bad and f"{group_of(kind, split)}/{tap}" not in self._nonfinite.get(epoch, {}):
+                        problems.append(f"{group_of(kind, split)}/{tap} of epoch {epoch}: {bad} rows hold NaN or "
+                                        "infinity, not flagged as recorded non-finite values.")
         try:
             stored = [int(e) for e in CheckedArray(self._zarr_array("epochs"), "epochs", self._epochs, self._root)
                       [: self._committed]]
@@ -352,12 +393,23 @@ class LatentStore:
         else:
             if stored != self._epochs:
                 problems.append(f"the epochs array {stored} disagrees with the committed epochs {self._epochs}.")
-        if self._has("labels"):
-            try:
-                CheckedArray(self._zarr_array("labels"), "labels", None, self._root)[:]
-            except RunError as err:
-                problems.append(str(err))
+        for split in self.splits:
+            if self._has(_labels_path(split)):
+                try:
+                    CheckedArray(self._zarr_array(_labels_path(split)), _labels_path(split), None, self._root)[:]
+                except RunError as err:
+                    problems.append(str(err))
         return problems
+
+    def matrices(self) -> list[tuple[str, str]]:
+        """Every `(split, kind)` this store holds a matrix of per tap and epoch: the training
+        samples' kinds, then each held-out split's consistent one.
+
+        Example:
+            >>> store.matrices()                                  # doctest: +SKIP
+            [('train', 'in-flight'), ('train', 'consistent'), ('validation', 'consistent')]
+        """
+        return [(TRAIN, kind) for kind in self._kinds] + [(split, CONSISTENT) for split in self._held_out]
 
     # ----------------------------------------------------------------- writers
     def commit_epoch(self, epoch: int, values: Mapping[str, Mapping[str, np.ndarray]], *,
@@ -376,7 +428,9 @@ class LatentStore:
 
         Args:
             epoch: the epoch number; must be greater than every committed one.
-            values: values[kind][tap] is an (N, *row) array for every kind and tap, or, for a
+            values: values[kind][tap] is an (N, *row) array for every kind and tap (and, in a
+                store with held-out splits, values["validation/consistent"][tap] is an
+                (n_validation, *row) array: see `zlens.kinds.group_of`), or, for a
                 matrix too large for memory, a row source: an object with `shape`, `dtype`
                 and `blocks()` yielding `(start, rows)` in order (written one block at a time).
             owned: the arrays are handed over and never changed again, so a store in memory
@@ -392,7 +446,7 @@ class LatentStore:
             raise RunError(f"Epoch {epoch} must come after the last committed epoch {self._epochs[-1]}: "
                            "epoch numbers increase strictly (call truncate_after(...) to redo epochs).")
         dtype = self._writable(f"{self._kinds[0]}/{next(iter(self._taps))}").dtype
-        checked = check_values(values, self._kinds, self._taps, self._n_samples, dtype)
+        checked = check_commit(values, self._kinds, self._taps, self._n_samples, self._held_out, dtype)
         nonfinite = self._write_slot(self._committed, epoch, checked, owned=owned)
         flags = {**self._nonfinite, epoch: nonfinite} if nonfinite else self._nonfinite
         self._set_committed(self._epochs + [epoch], flags)
@@ -421,8 +475,13 @@ class LatentStore:
         return True
 
     def _arrays(self) -> list[zarr.Array]:
-        names = [f"{kind}/{tap}" for kind in self._kinds for tap in self._taps] + ["epochs"]
-        return [self._zarr_array(n) for n in names]
+        names = [f"{group_of(kind, split)}/{tap}" for split, kind in self.matrices() for tap in self._taps]
+        return [self._zarr_array(n) for n in [*names, "epochs"]]
+
+    def _check_split(self, split: str) -> None:
+        if split not in self.splits:
+            raise RunError(f"Split {split!r} is not in this latent store; its splits: {', '.join(self.splits)}"
+                           + ("" if split in SPLITS else f" (splits are {', '.join(SPLITS)})") + ".")
 
     def _zarr_array(self, name: str) -> zarr.Array:
         """The Zarr array `name` of the group (a `RunError` if the store has a group there instead)."""
@@ -442,8 +501,12 @@ class LatentStore:
             raise RunError(f"Epoch number must be an int >= 0; got {epoch!r}.")
         return int(epoch)
 
-    def _check_tap_kind(self, tap: str, kind: str) -> None:
-        if kind not in self._kinds:
+    def _check_tap_kind(self, tap: str, kind: str, split: str = TRAIN) -> None:
+        self._check_split(split)
+        if split != TRAIN and kind != CONSISTENT:
+            raise RunError(f"The {split} samples are not trained on, so they have no {kind} latents: "
+                           "ask for kind='consistent' (their encoding at each epoch's final weights).")
+        if kind not in self._kinds and split == TRAIN:
             raise RunError(f"Kind {kind!r} was not captured; captured kinds: {', '.join(self._kinds)}.")
         if tap not in self._taps:
             raise RunError(f"Unknown tap {tap!r}; taps in this store: {', '.join(self._taps)}.")
@@ -508,6 +571,11 @@ def _checked_layout(n_samples, taps, kinds, dtype) -> tuple[int, dict[str, tuple
     if dtype.kind not in "iuf":
         raise RunError(f"`dtype` must be a numeric dtype such as 'float32'; got {dtype}.")
     return n_samples, check_taps(taps), check_kinds(kinds), dtype
+
+
+def _labels_path(split: str) -> str:
+    """Where the labels of `split` are: `labels` (the training samples'), `validation/labels`."""
+    return "labels" if split == TRAIN else f"{split}/labels"
 
 
 def _check_free(path: Path, overwrite: bool) -> None:

@@ -139,4 +139,4 @@ def _check_store(directory: RunDirectory, verdict: Verdict) -> None:
             verdict.problems.append(f"run.json records epochs 0..{done - 1}, but the latent store lacks the "
                                     f"latents of epoch(s) {missing}.")
     verdict.problems += store.verify()
-    verdict.slots_checked = len(store.epochs) * len(store.kinds) * len(store.taps)
+    verdict.slots_checked = len(store.epochs) * len(store.matrices()) * len(store.taps)
