@@ -81,14 +81,18 @@ def test_resume_with_validation_data_of_a_run_trained_without_is_refused(tmp_pat
 
 
 def test_validation_samples_are_prepared_as_the_training_samples_were():
-    """The embedded digits train scaled by 1/16: raw validation digits get the same scaling, and
-    flat rows are shaped like the training samples; values of another range are refused."""
+    """The embedded digits train scaled by their per-feature range: raw validation digits get the
+    same fitted scaling, and images are shaped like the training rows; values of another range are
+    refused."""
+    from sklearn.datasets import load_digits
+
     digits = zlens.data.load_digits()
-    raw = digits.x[:50] * 16  # the stored 0..16 values
+    raw = load_digits().data[:50]  # the stored 0..16 values
     run = zlens.fit("dense", digits, epochs=1, batch_size=256, encoding_dim=2, seed=0, verbose=0,
                     validation_data=raw.reshape(50, 8, 8).astype("int64"))
     np.testing.assert_allclose(run.z(split="validation"), zlens.encode(run.model, digits.x[:50]), atol=1e-6)
-    with pytest.raises(DataError, match=r"validation data has values in \[0, 1600\]"):
+    with pytest.raises(DataError, match=r"validation data, prepared as the training data was \(scaled 0\.\.16 -> "
+                                        r"\[0, 1\] per feature \(min-max\)\), has values in \[0, 100\] .*was given\.$"):
         zlens.fit("dense", digits, epochs=1, encoding_dim=2, verbose=0, validation_data=raw * 100)
 
 

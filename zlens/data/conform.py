@@ -29,6 +29,10 @@ RANGE_SLACK = 0.5
 _BLOCK_ROWS = 65536
 
 
+#: How a refusal of new data ends where the caller can take values as they are (encode).
+OR_AS_GIVEN = ", or, if it is prepared already, take it as it is with --no-scale (Python: zlens.encode(run, x, " \
+              "as_given=True))"
+
 def preprocessing_record(source: DataSource | None, sample_shape) -> dict[str, Any]:
     """What a run records of its samples (run.json's `data.preprocess`): their shape and the
     rule that prepared them (`Preprocessing.to_json`: method, fitted parameters, the stored range
@@ -50,7 +54,7 @@ def preprocessing_record(source: DataSource | None, sample_shape) -> dict[str, A
 
 
 def prepare_like_training(data, record: dict[str, Any] | None, *, as_given: bool = False, name: str = "x",
-                          **load_options) -> tuple[DataSource, str]:
+                          or_as_given: str = OR_AS_GIVEN, **load_options) -> tuple[DataSource, str]:
     """New samples prepared exactly as a run's training samples were, and a note of what was done.
 
     The one function for data that is not the training data (`zlens encode`, `zlens.encode(run,
@@ -65,6 +69,7 @@ def prepare_like_training(data, record: dict[str, Any] | None, *, as_given: bool
         record: the run's `preprocessing_record` (`run.preprocessing`), or None (nothing checked).
         as_given: take the values as they are (no scaling, no range check; CLI `--no-scale`).
         name: what errors call an array.
+        or_as_given: how a refusal ends (see `conform`).
 
     Raises:
         DataError: the samples' shape, or their range once prepared, does not match the training data's.
@@ -85,10 +90,11 @@ def prepare_like_training(data, record: dict[str, Any] | None, *, as_given: bool
         source = load_data(data, scale=scale, **load_options)
     else:
         source = from_array(data if hasattr(data, "dtype") else np.asarray(data), name=name, scale=scale)
-    return conform(source, record, as_given=as_given)
+    return conform(source, record, as_given=as_given, or_as_given=or_as_given)
 
 
-def conform(source: DataSource, record: dict[str, Any] | None, *, as_given: bool = False) -> tuple[DataSource, str]:
+def conform(source: DataSource, record: dict[str, Any] | None, *, as_given: bool = False,
+            or_as_given: str = OR_AS_GIVEN) -> tuple[DataSource, str]:
     """`source` (loaded without scaling) shaped and scaled as the run's training data, and a
     note of what was done ("" for nothing).
 
@@ -98,6 +104,8 @@ def conform(source: DataSource, record: dict[str, Any] | None, *, as_given: bool
             (`prepare_like_training` does both).
         record: the run's `preprocessing_record`, or None (an older run: nothing is checked).
         as_given: take the values as they are (no scaling, no range check; CLI `--no-scale`).
+        or_as_given: how a refusal ends, saying how to take the values as they are where the
+            caller can (`zlens encode --no-scale`); "" where it cannot (validation data).
 
     Raises:
         DataError: the samples' shape or range does not match the training data's.
@@ -116,7 +124,7 @@ def conform(source: DataSource, record: dict[str, Any] | None, *, as_given: bool
     if as_given or record.get("range") is None:
         return _scaled(source, None), "; ".join(notes)
     if "method" in record:
-        return _checked(source, record, notes)
+        return _checked(source, record, notes, or_as_given)
     lo, hi = record["range"]
     factor = record.get("scale_factor")
     mn, mx = _value_range(source.x)
@@ -132,8 +140,7 @@ def conform(source: DataSource, record: dict[str, Any] | None, *, as_given: bool
         trained = f"[{lo:.4g}, {hi:.4g}]" + ("" if factor is None else f" (stored values times {factor:.4g})")
         raise DataError(
             f"{source.name} has values in [{mn:.4g}, {mx:.4g}] but the run was trained on values in {trained}: "
-            "prepare them as the training data was, or take them as they are with --no-scale "
-            "(Python: zlens.encode(run, x, as_given=True))."
+            f"prepare them as the training data was{or_as_given}."
         )
     if use is not None:
         notes.append(f"scaled by {use:.6g} as in training")
@@ -160,7 +167,8 @@ def data_mismatch(run_dir, recorded: dict[str, Any], x) -> str:
             f"recorded rule{cli}.")
 
 
-def _checked(source: DataSource, record: dict[str, Any], notes: list[str]) -> tuple[DataSource, str]:
+def _checked(source: DataSource, record: dict[str, Any], notes: list[str],
+             or_as_given: str) -> tuple[DataSource, str]:
     """`source`, prepared with the run's rule, refused when its values land far outside the range
     the model was trained on (another kind of data), or were given already prepared although the
     training data was given raw (values within [0, 1] where training saw a much wider range)."""
@@ -174,7 +182,7 @@ def _checked(source: DataSource, record: dict[str, Any], notes: list[str]) -> tu
         raise DataError(
             f"{source.name}, prepared as the training data was ({note}), has values in [{mn:.4g}, {mx:.4g}] but "
             f"the run was trained on values in [{lo:.4g}, {hi:.4g}]{given}: pass the data as the training data "
-            "was given, or take it as it is with --no-scale (Python: zlens.encode(run, x, as_given=True))."
+            f"was given{or_as_given}."
         )
     if prep is not None and not prep.identity and seen is not None and seen[1] - seen[0] > 2:
         raw_lo, raw_hi = _stored_range(prep, low, high)
@@ -182,8 +190,7 @@ def _checked(source: DataSource, record: dict[str, Any], notes: list[str]) -> tu
             raise DataError(
                 f"{source.name} has values within [0, 1], as if already prepared, but the run was trained on "
                 f"values {seen[0]:.6g}..{seen[1]:.6g} as given, then {note}: pass the data as it was given then "
-                "(raw), or, if it is prepared already, take it as it is with --no-scale "
-                "(Python: zlens.encode(run, x, as_given=True))."
+                f"(raw){or_as_given}."
             )
     if prep is not None and not prep.identity:
         notes.append(f"prepared as in training: {note}")

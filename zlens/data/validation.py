@@ -110,7 +110,7 @@ def _conformed(source: DataSource, preprocess: dict[str, Any] | None) -> tuple[D
     from zlens.data.conform import prepare_like_training
 
     prepared, note = prepare_like_training(source.to_numpy() if source.lazy else source.x, preprocess,
-                                           name=source.name)
+                                           name=source.name, or_as_given="")  # no way around the rule here
     return replace(prepared, labels=source.labels), note
 
 
