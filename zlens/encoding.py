@@ -70,7 +70,7 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
     if isinstance(x, tf.data.Dataset):
         batch_size = batch_size or auto_batch_size(encoder)
         parts, start = [], 0
-        for batch in encoded_samples(x).batch(batch_size).prefetch(2):
+        for batch in _trained_samples(model, encoded_samples(x), as_given).batch(batch_size).prefetch(2):
             z, finite = fn(tf.cast(batch, tf.float32))
             if not bool(finite) and not np.isfinite(batch.numpy()).all():  # not a mere overflow of the sum
                 raise DataError(f"the dataset to encode holds NaN or Inf (in samples {start}..{start + len(z) - 1}); "
@@ -111,6 +111,18 @@ def _as_trained(model, x, as_given: bool):
     if not isinstance(model, Run) or model.preprocessing is None or isinstance(x, (tf.data.Dataset, DataSource)):
         return x
     return prepare_like_training(x, model.preprocessing, as_given=as_given)[0]
+
+
+def _trained_samples(model, samples: tf.data.Dataset, as_given: bool) -> tf.data.Dataset:
+    """A dataset's samples prepared in the pipeline by the rule a `Run` recorded (the fitted
+    parameters, as training applied them); as they come for a model alone or with `as_given`."""
+    from zlens.data.preprocess import Preprocessing
+    from zlens.run import Run
+
+    rule = Preprocessing.from_json(model.preprocessing) if isinstance(model, Run) and not as_given else None
+    if rule is None or rule.identity:
+        return samples
+    return samples.map(rule.apply_tensor, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def reads_into(source: DataSource):

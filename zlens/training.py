@@ -32,7 +32,7 @@ from zlens.data.training_input import TrainingInput, training_input
 from zlens.data.validate import check_labels
 from zlens.data.validation import ValidationData, prepare_validation
 from zlens.distribute import check_built_under, placement, resolve_strategy
-from zlens.errors import DataError, ModelError, NonFiniteError, RunError, Terminated, ZlensError
+from zlens.errors import ModelError, NonFiniteError, RunError, Terminated, ZlensError
 from zlens.kinds import VALIDATION
 from zlens.loading import load_model
 from zlens.models.output_range import check_output_reaches
@@ -120,14 +120,15 @@ def fit(
             interleaved by your own pipeline (zlens batches them as they come, without
             shuffling again): row i of z is the element whose index is i, N is the index's
             count, and every epoch is checked to hold each index exactly once.
-        scale: how the values of an array are prepared, decided once on `x`, recorded in
+        scale: how the values of `x` are prepared, decided once on `x`, recorded in
             `run.preprocessing` (run.json's `data.preprocess`) and applied again by `encode`,
             `resume` and validation data (`zlens.data.preprocess`): "auto" (default: nothing for
             values within [0, 1]; 8-bit pixels divided by 255; anything else, such as the digits'
             0..16 or a table's features, min-max per feature to [0, 1]), "minmax", "standard"
             (mean 0, variance 1 per feature: for a model with a linear output) or "none". A `y`
             shaped like `x` is prepared with x's rule. A `DataSource` keeps the rule it was
-            loaded with; a `tf.data` dataset is taken as it yields its values. (A recorded
+            loaded with; a `tf.data` dataset is read once to decide (its samples, in blocks) and
+            its samples are prepared inside the pipeline by the same rule. (A recorded
             `Preprocessing` is applied as it is.)
         seed: seeds weights (models built by name), shuffling and sampling, for identical z.
         run_dir: a folder to write the run to (crash-safe, resumable); in memory if None.
@@ -191,13 +192,14 @@ def fit(
     check_validation_placement(strategy, validation_data)
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    data_in = _training_input(x, y, scale, labels=labels, index=index)
+    data_in = training_input(x, y, scale=scale, labels=labels, index=index)
     elements = _element_names(labels, index)
     batch_size = batch_size if batch_size is not None else data_in.batch_size or DEFAULT_BATCH_SIZE
     with _scope(strategy):
         tapped = _tapped(model, data_in, latent=latent, encoding_dim=encoding_dim, taps=taps)
-        preprocess = preprocessing_record(data_in.source, tapped.plan.sample_shape)
-        if data_in.target is None and data_in.source is not None:  # before training: can the output reach x?
+        preprocess = preprocessing_record(data_in.source, tapped.plan.sample_shape,
+                                          preprocessing=data_in.preprocessing)
+        if data_in.target_shape is None and not data_in.indexed:  # before training: can the output reach x?
             check_output_reaches(tapped.autoencoder, preprocess["range"], preprocess["note"],
                                  refuse=preprocess["requested"] != "none")  # "none": as asked, with a warning
         if strategy is not None:
@@ -224,15 +226,6 @@ def fit(
                  verbose=verbose, validation_data=validation)
     run.preprocessing = preprocess
     return run
-
-
-def _training_input(x, y, scale, *, labels=None, index=None):
-    """`training_input` with the preprocessing rule: arrays and files are prepared by `scale`; a
-    dataset is taken as it yields its values (so only "auto" and "none" apply to it)."""
-    if isinstance(x, tf.data.Dataset) and scale in ("minmax", "standard"):
-        raise DataError(f"scale={scale!r} applies to arrays and files: zlens does not read a tf.data dataset "
-                        "before training. Scale it in the dataset (a .map), or pass the array.")
-    return training_input(x, y, scale=scale, labels=labels, index=index)
 
 
 def _new_writer(run_dir, fit_plan: FitPlan, n_samples: int, row_shapes, labels, *, config: dict[str, Any],

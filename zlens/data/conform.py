@@ -33,11 +33,13 @@ _BLOCK_ROWS = 65536
 OR_AS_GIVEN = ", or, if it is prepared already, take it as it is with --no-scale (Python: zlens.encode(run, x, " \
               "as_given=True))"
 
-def preprocessing_record(source: DataSource | None, sample_shape) -> dict[str, Any]:
+
+def preprocessing_record(source: DataSource | None, sample_shape, *,
+                         preprocessing: Preprocessing | None = None) -> dict[str, Any]:
     """What a run records of its samples (run.json's `data.preprocess`): their shape and the
     rule that prepared them (`Preprocessing.to_json`: method, fitted parameters, the stored range
-    seen and the `range` of values the model saw); `source` None (a dataset): not scaled, range
-    not known.
+    seen and the `range` of values the model saw); `source` None (a dataset): `preprocessing`,
+    the rule its samples were prepared by, or, without one, not scaled and the range not known.
 
     Example:
         >>> rec = preprocessing_record(from_array(np.array([[0, 8], [16, 4]])), (2,))
@@ -46,7 +48,7 @@ def preprocessing_record(source: DataSource | None, sample_shape) -> dict[str, A
     """
     from zlens.data.preprocess import not_read
 
-    prep = None if source is None else source.preprocessing
+    prep = preprocessing if source is None else source.preprocessing  # a dataset's rule is given apart
     if prep is None:
         reason = "a tf.data dataset: its values as it yields them" if source is None else "values taken as given"
         prep = not_read("float32" if source is None else source.original_dtype, reason)

@@ -17,10 +17,13 @@ import tensorflow as tf
 from zlens.data.chunked import is_chunked_array
 from zlens.data.data_source import DataSource
 from zlens.data.datasets import is_element_name, is_indexed_batches, parse_dataset
-from zlens.data.preprocess import Preprocessing
+from zlens.data.preprocess import Preprocessing, check_scale, decide_from_chunks
 from zlens.data.sources import from_array
 from zlens.data.validate import check_sample_shape, check_samples, check_targets
 from zlens.errors import DataError
+
+#: Samples of a dataset read at once while deciding how to scale it.
+_DECIDE_BLOCK = 16384
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class TrainingInput:
         n_samples: N where reading the dataset counted it, else None.
         labels: labels the dataset's elements held (`labels=` naming them), row i = sample i.
         batch_size: the batch size of a batched dataset, as its graph says (`fit`'s default).
+        preprocessing: the rule a dataset's samples were prepared by (an array's is its
+            source's), or None where they are taken as the dataset yields them.
     """
 
     sample_shape: tuple[int, ...]
@@ -54,6 +59,7 @@ class TrainingInput:
     n_samples: int | None = None
     labels: np.ndarray | None = None
     batch_size: int | None = None
+    preprocessing: Preprocessing | None = None
 
     @property
     def streamed(self) -> bool:
@@ -96,7 +102,7 @@ def training_input(x, y=None, *, expected_shape=None, labels=None, index=None,
     if isinstance(x, tf.data.Dataset):
         if y is not None:
             raise DataError("with a tf.data dataset, put the targets in the dataset as (x, y) pairs, not y=.")
-        return _dataset_input(x, labels, index, expected_shape)
+        return _dataset_input(x, labels, index, expected_shape, scale)
     if is_element_name(labels):
         raise DataError(f"labels={labels!r} names a part of a tf.data dataset's elements; with arrays, give one "
                         "label per sample.")
@@ -124,13 +130,46 @@ def training_input(x, y=None, *, expected_shape=None, labels=None, index=None,
     return TrainingInput(source.sample_shape, source=source, target=target, target_shape=tuple(target.shape[1:]))
 
 
-def _dataset_input(ds: tf.data.Dataset, labels, index, expected_shape) -> TrainingInput:
-    """A dataset as the user built it (`zlens.data.datasets`), or batches already indexed by zlens."""
+def _dataset_input(ds: tf.data.Dataset, labels, index, expected_shape, scale) -> TrainingInput:
+    """A dataset as the user built it (`zlens.data.datasets`), prepared by `scale` as an array
+    would be, or batches already indexed by zlens (taken as they come)."""
     if index is None and not is_element_name(labels) and is_indexed_batches(ds):
         spec = ds.element_spec
         target = tuple(spec[1].shape[1:]) if len(spec) == 3 else None
         return TrainingInput(tuple(spec[0].shape[1:]), dataset=ds, target_shape=target, indexed=True)
     parsed = parse_dataset(ds, labels=labels, index=index, expected_shape=expected_shape)
-    return TrainingInput(parsed.sample_shape, dataset=parsed.samples, target_shape=parsed.target_shape,
+    samples, prep = _prepared_samples(parsed.samples, scale, parsed.sample_shape, parsed.target_shape)
+    return TrainingInput(parsed.sample_shape, dataset=samples, target_shape=parsed.target_shape,
                          carries_index=parsed.carries_index, n_samples=parsed.n_samples, labels=parsed.labels,
-                         batch_size=parsed.batch_size)
+                         batch_size=parsed.batch_size, preprocessing=prep)
+
+
+def _prepared_samples(samples: tf.data.Dataset, scale, sample_shape, target_shape):
+    """`(samples, rule)`: a dataset's samples (`x`, `(x, y)`, `(x, idx)` or `(x, y, idx)`, x first)
+    prepared by the one rule (`zlens.data.preprocess`), decided on one pass over x (read in
+    blocks, as an array's row chunks) unless `scale` is a recorded rule; a y shaped like x gets x's
+    rule, as with arrays. `scale` None or "none": taken as it yields its values (rule None)."""
+    if scale is None or (isinstance(scale, str) and check_scale(scale) == "none"):
+        return samples, None
+    spec = samples.element_spec
+    single = not isinstance(spec, tuple)
+    if isinstance(scale, Preprocessing):
+        prep = scale
+    else:
+        x_only = samples if single else samples.map(lambda *element: element[0])
+        blocks = x_only.batch(_DECIDE_BLOCK).as_numpy_iterator()
+        prep = decide_from_chunks(blocks, (spec if single else spec[0]).dtype.as_numpy_dtype, len(sample_shape),
+                                  scale)
+    if prep.identity:
+        return samples, prep
+    if single:
+        return samples.map(prep.apply_tensor, num_parallel_calls=tf.data.AUTOTUNE), prep
+    target_too = target_shape is not None and tuple(target_shape) == tuple(sample_shape)
+
+    def prepared(*element):
+        rest = list(element[1:])
+        if target_too:
+            rest[0] = prep.apply_tensor(rest[0])
+        return (prep.apply_tensor(element[0]), *rest)
+
+    return samples.map(prepared, num_parallel_calls=tf.data.AUTOTUNE), prep
