@@ -102,6 +102,9 @@ def _add_train(sub) -> None:
     data.add_argument("--labels", metavar="FILE", help="a separate .npy/.csv of labels, one per sample")
     data.add_argument("--key", metavar="NAME", help="which array of a .npz (default: x_train, or the only one)")
     data.add_argument("--flatten", action="store_true", help="flatten image samples for the dense model")
+    data.add_argument("--channels-last", action="store_true",
+                      help="give gray images (N, H, W) their channel axis, (N, H, W, 1), for a model built for "
+                           "(H, W, 1) (zlens' own conv model takes either)")
     data.add_argument("--scale", choices=SCALE_CHOICES, default=None,
                       help="how values are prepared, recorded and reapplied by encode and --resume: auto (default: "
                            "nothing for values in [0, 1], 8-bit pixels / 255, else min-max per feature), minmax, "

@@ -79,14 +79,15 @@ def _training_data(args):
         raise ZlensError(f"--no-scale and --scale {args.scale} disagree: give one of them.")
     scale = "none" if args.no_scale else args.scale or "auto"
     load = {"path": _absolute(args.data), "label_column": args.label_column, "labels_path": _absolute(args.labels),
-            "key": args.key, "flatten": args.flatten, "scale": scale}
+            "key": args.key, "flatten": args.flatten, "scale": scale, "channels_last": args.channels_last}
     source = load_data(**load)
     if source.columns is not None:  # a table: read again with exactly these columns (--resume, encode)
         load.update(label_column=source.columns["label_column"] or "",
                     feature_columns=source.columns["feature_columns"])
     # the target is read as stored: zlens.fit prepares it with the samples' rule
     target_load = None if args.target is None else \
-        {"path": _absolute(args.target), "key": args.target_key, "flatten": args.flatten, "scale": "none"}
+        {"path": _absolute(args.target), "key": args.target_key, "flatten": args.flatten, "scale": "none",
+         "channels_last": args.channels_last}
     target = None if target_load is None else load_data(**target_load)
     return source, target, load, target_load
 
@@ -118,7 +119,7 @@ def _validation_data(args):
 
     load = {"path": _absolute(args.validation_data), "label_column": args.label_column,
             "labels_path": _absolute(args.validation_labels), "key": args.validation_key, "flatten": args.flatten,
-            "scale": "none"}
+            "scale": "none", "channels_last": args.channels_last}
     return load_data(**load), load
 
 

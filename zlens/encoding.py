@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 import tensorflow as tf
@@ -19,7 +20,7 @@ from zlens.checks import check_count
 from zlens.data.datasets import encoded_samples
 from zlens.data.file_rows import is_memory_mapped, read_rows, read_rows_into
 from zlens.data.sources import DataSource
-from zlens.data.validate import check_block, check_sample_shape, check_samples
+from zlens.data.validate import channel_axis_missing, check_block, check_sample_shape, check_samples
 from zlens.errors import DataError, ModelError
 from zlens.staging import staged_blocks
 
@@ -67,6 +68,7 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
     x = _as_trained(model, x, as_given)
     encoder, fn = compiled_encoder(model, latent)
     _check_batch_size(batch_size)
+    x = _with_channel_axis(x, tuple(encoder.input_shape[1:]))
     if isinstance(x, tf.data.Dataset):
         batch_size = batch_size or auto_batch_size(encoder)
         parts, start = [], 0
@@ -111,6 +113,16 @@ def _as_trained(model, x, as_given: bool):
     if not isinstance(model, Run) or model.preprocessing is None or isinstance(x, (tf.data.Dataset, DataSource)):
         return x
     return prepare_like_training(x, model.preprocessing, as_given=as_given)[0]
+
+
+def _with_channel_axis(x, expected: tuple):
+    """Gray images `(H, W)` given the channel axis of an encoder built for `(H, W, 1)`
+    (`channel_axis_missing`): a view of an array or a source; anything else as it is."""
+    if isinstance(x, DataSource) and not x.chunked and channel_axis_missing(x.sample_shape, expected):
+        return replace(x, x=x.x[..., np.newaxis])
+    if isinstance(x, np.ndarray) and channel_axis_missing(tuple(x.shape[1:]), expected):
+        return x[..., np.newaxis]
+    return x
 
 
 def _trained_samples(model, samples: tf.data.Dataset, as_given: bool) -> tf.data.Dataset:

@@ -195,6 +195,9 @@ def fit(
     data_in = training_input(x, y, scale=scale, labels=labels, index=index)
     elements = _element_names(labels, index)
     batch_size = batch_size if batch_size is not None else data_in.batch_size or DEFAULT_BATCH_SIZE
+    known = known_sample_shape(model) if isinstance(model, keras.Model) else None
+    if known is not None:
+        data_in = data_in.fitted_to(known)  # gray images (H, W) for a model built for (H, W, 1)
     with _scope(strategy):
         tapped = _tapped(model, data_in, latent=latent, encoding_dim=encoding_dim, taps=taps)
         preprocess = preprocessing_record(data_in.source, tapped.plan.sample_shape,
@@ -364,7 +367,7 @@ def _resumed_data(directory: RunDirectory, tapped, x, y, strategy, *, check: boo
     names = recorded.get("elements", {})  # the parts of a dataset's elements named in fit
     rule = Preprocessing.from_json(recorded.get("preprocess"))  # None for a run from before the rule: as given
     data_in = training_input(x, y, expected_shape=tapped.plan.sample_shape, scale=rule,  # built model: shape first
-                             labels=names.get("labels"), index=names.get("index"))
+                             labels=names.get("labels"), index=names.get("index")).fitted_to(tapped.plan.sample_shape)
     data = prepare_training_data(data_in, batch_size=config["batch_size"], seed=directory.run_json.get("seed"),
                                  input_shape=tapped.plan.sample_shape, sample_budget=sample_budget(strategy))
     if check and recorded.get("sha256") and data.x is not None:

@@ -24,7 +24,7 @@ from zlens.capture.latent_encoder import LatentEncoder
 from zlens.capture.recorder import IN_FLIGHT, LatentRecorder
 from zlens.capture.resident_loop import ResidentTrainLoop
 from zlens.capture.state import CaptureState
-from zlens.capture.taps import LATENT, TapPlan, check_taps
+from zlens.capture.taps import LATENT, TapPlan, check_taps, known_sample_shape
 from zlens.capture.validation_pass import ValidationPass
 from zlens.data.conform import preprocessing_record
 from zlens.data.epoch_order import EpochOrder, ReorderEachEpoch
@@ -346,6 +346,9 @@ class TappedAutoencoder(ReplicatedTraining, keras.Model):
             x, y, expected_shape=None if built is None else built.sample_shape, labels=labels, index=index)
         if data_in is not None and data_in.labels is not None:
             labels = data_in.labels
+        expected = built.sample_shape if built is not None else known_sample_shape(self.autoencoder)
+        if data_in is not None and expected is not None:
+            data_in = data_in.fitted_to(expected)  # gray images (H, W) for a model built for (H, W, 1)
         data = x if data_in is None else prepare_training_data(
             data_in, batch_size=batch_size or data_in.batch_size or 32, shuffle=shuffle, seed=seed,
             input_shape=self.plan_for(data_in.sample_shape).sample_shape, n_samples=n_samples,

@@ -21,6 +21,7 @@ from zlens.data.data_source import DataSource, as_float32
 from zlens.data.fingerprint import row_chunks
 from zlens.data.preprocess import Preprocessing
 from zlens.data.sources import from_array, load_data
+from zlens.data.validate import channel_axis_missing
 from zlens.errors import DataError
 
 #: How far outside the trained range (as a share of its span) new values may lie and still be
@@ -120,6 +121,9 @@ def conform(source: DataSource, record: dict[str, Any] | None, *, as_given: bool
         if len(want) == 1 and int(np.prod(source.sample_shape)) == want[0]:
             source = replace(source, x=source.x.reshape(source.n_samples, -1))
             notes.append(f"flattened to {want[0]} features")
+        elif channel_axis_missing(source.sample_shape, want):
+            source = replace(source, x=source.x[..., np.newaxis])
+            notes.append("given the channel axis, as the training images had")
         else:
             raise DataError(f"{source.name} has samples of shape {source.sample_shape} but the run was trained "
                             f"on samples of shape {want}.")

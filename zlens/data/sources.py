@@ -42,6 +42,7 @@ def load_data(
     flatten: bool = False,
     scale: str | Preprocessing = "auto",
     feature_columns: list[str] | None = None,
+    channels_last: bool = False,
 ) -> DataSource:
     """Read a data file (or, with `path=None`, the bundled 8x8 digits) into a `DataSource`.
 
@@ -67,6 +68,8 @@ def load_data(
         labels_path: a separate `.npy`, `.csv` or `.parquet` file with one label per sample.
         key: which `.npz` array (or split: "train" / "test"), or which array of a Zarr group, to read.
         flatten: reshape images (N, H, W[, C]) to (N, H*W*C), e.g. for the dense model.
+        channels_last: give gray images (N, H, W) their channel axis, (N, H, W, 1), for a model
+            built for `(H, W, 1)` (a view: nothing is copied, a memory map stays mapped).
         scale: how the values are prepared (`zlens.data.preprocess`): "auto" (default: nothing
             for values in [0, 1], 8-bit pixels divided by 255, anything else min-max per
             feature), "minmax", "standard", "none"; or a run's recorded `Preprocessing`,
@@ -99,12 +102,12 @@ def load_data(
             labels, labels_name = read_labels_file(labels_path)
         else:
             labels, labels_name = (None if labels is None else np.asarray(labels)), f"{x_name} labels"
-        return _to_source(x, labels, x_name, flatten, scale, x_name, labels_name)
+        return _to_source(x, labels, x_name, flatten, scale, x_name, labels_name, channels_last)
     file = existing_file(path)
     x, labels, x_name, labels_name, columns = _read_file(file, label_column, key, feature_columns)
     if labels_path is not None:
         labels, labels_name = read_labels_file(labels_path)
-    src = _to_source(x, labels, str(file), flatten, scale, x_name, labels_name)
+    src = _to_source(x, labels, str(file), flatten, scale, x_name, labels_name, channels_last)
     src.columns = columns
     return src
 
@@ -134,6 +137,7 @@ def from_array(
     name: str = "array",
     flatten: bool = False,
     scale: str | Preprocessing = "auto",
+    channels_last: bool = False,
 ) -> DataSource:
     """Validate an array the user holds (in memory or memory-mapped) into a `DataSource`.
 
@@ -144,11 +148,12 @@ def from_array(
         np.float32(1.0)
     """
     _check_scale(scale)
-    return _to_source(x, labels, name, flatten, scale, name, f"{name} labels")
+    return _to_source(x, labels, name, flatten, scale, name, f"{name} labels", channels_last)
 
 
-def _to_source(x, labels, name, flatten, scale, x_name, labels_name) -> DataSource:
-    """Validate, scale (or plan to, when lazy) and flatten: the one path every source takes."""
+def _to_source(x, labels, name, flatten, scale, x_name, labels_name, channels_last=False) -> DataSource:
+    """Validate, scale (or plan to, when lazy) and flatten or add the channel axis: the one path
+    every source takes."""
     dtype = x.dtype if isinstance(x, np.ndarray) or is_chunked_array(x) else np.float32
     raw = check_samples(x, name=x_name, dtype=dtype)
     labels = check_labels(labels, raw.shape[0], name=labels_name or f"{x_name} labels")
@@ -159,7 +164,14 @@ def _to_source(x, labels, name, flatten, scale, x_name, labels_name) -> DataSour
         prep = decide(raw, scale)
     src = DataSource(raw, labels, name=name, scaled=not prep.identity, preprocessing=prep,
                      prepared=prep.identity)
+    if channels_last and (flatten or len(src.sample_shape) != 2):
+        raise DataError(f"{x_name}: channels_last (--channels-last) gives gray images (N, H, W) their channel axis; "
+                        f"these samples are of shape {src.sample_shape}"
+                        + (" and are flattened too." if flatten else "."))
     if src.chunked:
+        if channels_last:
+            raise DataError(f"{x_name}: a Zarr store is read as stored and cannot take a channel axis; store the "
+                            "images with it, shape (N, H, W, 1).")
         if flatten and len(src.sample_shape) > 1:
             raise DataError(f"{x_name}: a Zarr store is read as stored and cannot be flattened; "
                             "store the samples flattened, or train the conv model on the images.")
@@ -169,6 +181,8 @@ def _to_source(x, labels, name, flatten, scale, x_name, labels_name) -> DataSour
         src.x, src.prepared = prep.apply(raw), True
     if flatten and src.x.ndim > 2:
         src.x = _flatten(src.x, x_name)
+    if channels_last:
+        src.x = src.x[..., np.newaxis]
     return src
 
 

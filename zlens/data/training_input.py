@@ -19,7 +19,7 @@ from zlens.data.data_source import DataSource
 from zlens.data.datasets import is_element_name, is_indexed_batches, parse_dataset
 from zlens.data.preprocess import Preprocessing, check_scale, decide_from_chunks
 from zlens.data.sources import from_array
-from zlens.data.validate import check_sample_shape, check_samples, check_targets
+from zlens.data.validate import channel_axis_missing, check_sample_shape, check_samples, check_targets
 from zlens.errors import DataError
 
 #: Samples of a dataset read at once while deciding how to scale it.
@@ -66,6 +66,35 @@ class TrainingInput:
         """The samples are read from disk batch by batch (a Zarr array or a lazy `.npy`), never whole."""
         return self.source is not None and (self.source.chunked or self.source.lazy)
 
+    def fitted_to(self, expected) -> TrainingInput:
+        """This input, its gray images `(H, W)` given the trailing channel axis a model built for
+        `(H, W, 1)` expects (`channel_axis_missing`: a view of an array, a map of a dataset; a y
+        shaped like x too); itself when nothing is missing or the samples cannot take it (a Zarr
+        array: the shape error then says how).
+
+        Example:
+            >>> training_input(np.zeros((5, 8, 8))).fitted_to((8, 8, 1)).sample_shape
+            (8, 8, 1)
+        """
+        if not channel_axis_missing(self.sample_shape, tuple(expected)) or self.indexed:
+            return self
+        shape = (*self.sample_shape, 1)
+        target_too = self.target_shape is not None and tuple(self.target_shape) == self.sample_shape
+        target_shape = shape if target_too else self.target_shape
+        if self.dataset is not None:
+            def with_axis(x, *rest):
+                rest = list(rest)
+                if target_too:
+                    rest[0] = tf.expand_dims(rest[0], -1)
+                return (tf.expand_dims(x, -1), *rest) if rest else tf.expand_dims(x, -1)
+
+            return replace(self, sample_shape=shape, target_shape=target_shape, dataset=self.dataset.map(with_axis))
+        if self.source is None or self.source.chunked:
+            return self
+        target = self.target[..., np.newaxis] if target_too and self.target is not None else self.target
+        return replace(self, sample_shape=shape, source=replace(self.source, x=self.source.x[..., np.newaxis]),
+                       target=target, target_shape=target_shape)
+
     def check_sample_shape(self, expected) -> None:
         """Raise one clear `DataError` unless the samples fit a model built for `expected`."""
         if self.source is not None:
@@ -99,6 +128,10 @@ def training_input(x, y=None, *, expected_shape=None, labels=None, index=None,
     """
     if isinstance(x, TrainingInput):
         return x
+    held = x.x if isinstance(x, DataSource) else x
+    if expected_shape is not None and hasattr(held, "shape") and \
+            channel_axis_missing(tuple(held.shape[1:]), tuple(expected_shape)):
+        expected_shape = None  # gray images for a model built for (H, W, 1): `fitted_to` gives them the axis
     if isinstance(x, tf.data.Dataset):
         if y is not None:
             raise DataError("with a tf.data dataset, put the targets in the dataset as (x, y) pairs, not y=.")
