@@ -32,9 +32,10 @@ def fit(ds, *, learning_rate=0.0, epochs=1, **kwargs):
 
 
 def assert_aligned(run, x=X, atol=1e-5):
-    """Row i of the last epoch's consistent z is the final model's encode of x[i]; so is the
+    """Row i of the last epoch's consistent z is the final model's encode of x[i] (prepared by the
+    run's recorded rule, as training prepared it: values outside [0, 1] are scaled); so is the
     in-flight z where the weights did not move (learning rate 0)."""
-    expected = zlens.encode(run.model, x)
+    expected = zlens.encode(run, x)
     np.testing.assert_allclose(run.z(kind="consistent"), expected, atol=atol)
     np.testing.assert_allclose(run.z(kind="in-flight"), expected, atol=atol)
 
@@ -80,7 +81,8 @@ def test_x_y_pairs_train_on_the_target_and_z_is_the_latent_of_x():
     noisy = X + np.float32(0.05)
     run = fit(slices(noisy, X).batch(40))
     assert_aligned(run, noisy)
-    expected_error = np.mean((run.model.predict(noisy, verbose=0) - X) ** 2, axis=1)
+    rule = zlens.data.preprocess.Preprocessing.from_json(run.preprocessing)  # noisy is past 1: scaled, y too
+    expected_error = np.mean((run.model.predict(rule.apply(noisy), verbose=0) - rule.apply(X)) ** 2, axis=1)
     np.testing.assert_allclose(run.recon_error(), expected_error, rtol=1e-4, atol=1e-6)  # against y, not x
 
 
@@ -111,7 +113,7 @@ def test_an_index_carried_through_the_users_shuffle_and_augmentation_keeps_z_ali
     assert run.z().shape == (N, 2)
     assert_aligned(run, atol=1e-3)  # the noise moves z a little; another sample's row moves it far
     z = run.z(kind="consistent")
-    nearest = np.argmin(((z[:, None, :] - zlens.encode(run.model, X)[None]) ** 2).sum(-1), axis=1)
+    nearest = np.argmin(((z[:, None, :] - zlens.encode(run, X)[None]) ** 2).sum(-1), axis=1)
     assert (nearest == np.arange(N)).mean() > 0.95  # rows are their sample, not a shuffle of them
 
 
