@@ -192,10 +192,10 @@ def fit(
     check_validation_placement(strategy, validation_data)
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    data_in = training_input(x, y, scale=scale, labels=labels, index=index)
+    known = known_sample_shape(model) if isinstance(model, keras.Model) else None
+    data_in = training_input(x, y, scale=scale, labels=labels, index=index, expected_shape=known)
     elements = _element_names(labels, index)
     batch_size = batch_size if batch_size is not None else data_in.batch_size or DEFAULT_BATCH_SIZE
-    known = known_sample_shape(model) if isinstance(model, keras.Model) else None
     if known is not None:
         data_in = data_in.fitted_to(known)  # gray images (H, W) for a model built for (H, W, 1)
     with _scope(strategy):

@@ -101,12 +101,13 @@ def test_a_shape_error_names_the_sample_shape_and_the_arrays_own_shape():
                               "of shape (64,).")
 
 
-def test_images_without_their_channel_axis_are_told_how_to_add_it():
-    import keras
+def test_images_without_their_channel_axis_are_told_how_to_add_it_where_zlens_cannot():
+    """zlens adds the axis itself where it can (arrays, datasets: tests/data/test_channel_axis.py);
+    where it cannot (a Zarr store is read as stored), the one shape message says how."""
+    from zlens.data.validate import sample_shape_mismatch
 
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2, name="z"),
-                              keras.layers.Dense(64), keras.layers.Reshape((8, 8, 1))])
-    with pytest.raises(DataError, match=r"samples of shape \(8, 8\) \(array shape \(5, 8, 8\)\) but the model "
-                                        r"expects samples of shape \(8, 8, 1\)\. "
-                                        r"Add the channel axis: x\[\.\.\., None\]"):
-        zlens.encode(zlens.TappedAutoencoder(model), np.zeros((5, 8, 8), "float32"))
+    assert sample_shape_mismatch((8, 8), (8, 8, 1), "the Zarr array", array_shape=(5, 8, 8)) == (
+        "`the Zarr array` has samples of shape (8, 8) (array shape (5, 8, 8)) but the model expects samples of shape "
+        "(8, 8, 1). Add the channel axis: x[..., None] (CLI: --channels-last).")
+    assert sample_shape_mismatch((8, 8), (8, 8, 3), "x") == (
+        "`x` has samples of shape (8, 8) but the model expects samples of shape (8, 8, 3).")

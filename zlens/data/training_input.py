@@ -146,7 +146,10 @@ def training_input(x, y=None, *, expected_shape=None, labels=None, index=None,
         source = x if x.chunked or x.lazy else replace(x, x=check_samples(x.x, expected_shape=expected_shape))
     elif scale is not None:
         if expected_shape is not None:
-            check_samples(x[:1] if hasattr(x, "shape") else x, expected_shape=expected_shape)
+            if hasattr(x, "shape") and len(x.shape) > 1:  # the whole array's shape named, not its first row's
+                check_sample_shape(tuple(x.shape), tuple(expected_shape), "x")
+            else:
+                check_samples(x, expected_shape=expected_shape)
         name = "the Zarr array" if is_chunked_array(x) else "x"  # errors say `x`
         source = from_array(x if hasattr(x, "dtype") else np.asarray(x), name=name, scale=scale)
     elif is_chunked_array(x):
