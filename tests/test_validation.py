@@ -56,6 +56,7 @@ def test_the_last_validation_z_matches_an_encode_by_the_final_model(x_small, x_v
     assert model.run.labels_of("validation") is None
 
 
+@pytest.mark.slow  # a fit, a resume and a store read: 12 s
 def test_a_run_directory_keeps_the_validation_z_aligned_and_resume_continues_it(tmp_path, x_small, x_val):
     run_dir = tmp_path / "run"
     zlens.fit("dense", x_small, epochs=2, batch_size=32, encoding_dim=2, seed=0, verbose=0, run_dir=run_dir,
