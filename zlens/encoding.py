@@ -72,7 +72,8 @@ def encode(model, x, *, batch_size: int | None = None, latent: str | None = None
     if isinstance(x, tf.data.Dataset):
         batch_size = batch_size or auto_batch_size(encoder)
         parts, start = [], 0
-        for batch in _trained_samples(model, encoded_samples(x), as_given).batch(batch_size).prefetch(2):
+        samples = _shaped(_trained_samples(model, encoded_samples(x), as_given), tuple(encoder.input_shape[1:]))
+        for batch in samples.batch(batch_size).prefetch(2):
             z, finite = fn(tf.cast(batch, tf.float32))
             if not bool(finite) and not np.isfinite(batch.numpy()).all():  # not a mere overflow of the sum
                 raise DataError(f"the dataset to encode holds NaN or Inf (in samples {start}..{start + len(z) - 1}); "
@@ -128,13 +129,28 @@ def _with_channel_axis(x, expected: tuple):
 def _trained_samples(model, samples: tf.data.Dataset, as_given: bool) -> tf.data.Dataset:
     """A dataset's samples prepared in the pipeline by the rule a `Run` recorded (the fitted
     parameters, as training applied them); as they come for a model alone or with `as_given`."""
+    from zlens.data.conform import prepare_like_training
     from zlens.data.preprocess import Preprocessing
     from zlens.run import Run
 
     rule = Preprocessing.from_json(model.preprocessing) if isinstance(model, Run) and not as_given else None
     if rule is None or rule.identity:
         return samples
+    head = next(samples.batch(4096).as_numpy_iterator(), None)
+    if head is not None:  # refused as an array would be: another range, or values prepared already
+        prepare_like_training(head, model.preprocessing, name="the dataset to encode")
     return samples.map(rule.apply_tensor, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _shaped(samples: tf.data.Dataset, expected: tuple) -> tf.data.Dataset:
+    """A dataset's samples shaped for an encoder built for `expected`, as an array's are: gray
+    images given their channel axis, images flattened for an encoder of flat rows."""
+    shape = tuple(samples.element_spec.shape)
+    if channel_axis_missing(shape, expected):
+        return samples.map(lambda s: tf.expand_dims(s, -1))
+    if len(expected) == 1 and len(shape) > 1 and None not in shape and int(np.prod(shape)) == expected[0]:
+        return samples.map(lambda s: tf.reshape(s, (-1,)))
+    return samples
 
 
 def reads_into(source: DataSource):

@@ -89,3 +89,22 @@ def test_cli_train_with_channels_last_then_encode_without_it(tmp_path):
     run = zlens.open_run(tmp_path / "run")
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), zlens.encode(run.model, images[..., None] / 255),
                                atol=1e-5)
+
+
+def test_encode_of_a_dataset_of_gray_images_gives_them_the_axis():
+    images = _images()
+    run = zlens.fit(_model_for_channels(), images, epochs=1, batch_size=16, seed=0, verbose=0)
+    want = zlens.encode(run.model, images[..., None])
+    np.testing.assert_allclose(zlens.encode(run, tf.data.Dataset.from_tensor_slices(images).batch(8)), want, atol=1e-6)
+    np.testing.assert_allclose(zlens.encode(run.model, tf.data.Dataset.from_tensor_slices(images)), want, atol=1e-6)
+
+
+def test_batches_indexed_by_zlens_get_the_axis_and_a_wrong_channel_count_is_named():
+    images = _images()
+    indexed = zlens.data.index_dataset(tf.data.Dataset.from_tensor_slices(images), 16, shuffle=False)
+    run = zlens.fit(_model_for_channels(), indexed, epochs=1, capture="consistent", seed=0, verbose=0)
+    np.testing.assert_allclose(run.z(kind="consistent"), zlens.encode(run.model, images[..., None]), atol=1e-5)
+    color = tf.data.Dataset.from_tensor_slices(np.zeros((8, 8, 8, 3), "float32"))
+    with pytest.raises(DataError, match=r"`the dataset` has samples of shape \(8, 8, 3\) but the model expects "
+                                        r"samples of shape \(8, 8, 1\)\.$"):
+        zlens.fit(_model_for_channels(), color, epochs=1, verbose=0)

@@ -74,3 +74,15 @@ def test_a_dataset_asked_for_as_given_is_not_read_while_auto_reads_it_and_scales
     assert not [w for w in caught if "output activation" in str(w.message)]
     # ... while "auto" reads it and scales it into the output's reach
     assert zlens.fit("dense", ds, epochs=1, encoding_dim=2, seed=0, verbose=0).preprocessing["method"] == "minmax"
+
+
+def test_encode_of_a_dataset_the_user_scaled_already_is_refused_as_an_array_would_be():
+    pixels = np.random.default_rng(4).integers(0, 256, size=(80, 16), dtype=np.uint8)
+    run = zlens.fit("dense", pixels, epochs=1, encoding_dim=2, seed=0, verbose=0)  # trained on pixels / 255
+    scaled = tf.data.Dataset.from_tensor_slices(pixels.astype("float32") / 255)  # prepared by hand: not raw
+    with pytest.raises(DataError, match=r"the dataset to encode has values within \[0, 1\], as if already prepared"):
+        zlens.encode(run, scaled)
+    np.testing.assert_allclose(zlens.encode(run, scaled, as_given=True), zlens.encode(run.model, pixels / 255),
+                               atol=1e-6)  # asked for: taken as it is
+    with pytest.raises(DataError, match=r"has values within \[0, 1\], as if already prepared"):
+        zlens.encode(run, pixels.astype("float32") / 255)  # the same for an array (float32 rounding: 1 + 1e-7)

@@ -28,6 +28,8 @@ from zlens.errors import DataError
 #: taken as the same kind of data.
 RANGE_SLACK = 0.5
 _BLOCK_ROWS = 65536
+#: float32 rounding of a value prepared and taken back (1/255 * 255 is 1.0000001).
+_ROUNDING = 1e-5
 
 
 #: How a refusal of new data ends where the caller can take values as they are (encode).
@@ -192,7 +194,7 @@ def _checked(source: DataSource, record: dict[str, Any], notes: list[str],
         )
     if prep is not None and not prep.identity and seen is not None and seen[1] - seen[0] > 2:
         raw_lo, raw_hi = _stored_range(prep, low, high)
-        if raw_lo >= 0 and raw_hi <= 1 and raw_hi > raw_lo:
+        if raw_lo >= -_ROUNDING and raw_hi <= 1 + _ROUNDING and raw_hi > raw_lo:  # x / 255 * 255 is 1 + 1e-7
             raise DataError(
                 f"{source.name} has values within [0, 1], as if already prepared, but the run was trained on "
                 f"values {seen[0]:.6g}..{seen[1]:.6g} as given, then {note}: pass the data as it was given then "

@@ -19,7 +19,13 @@ from zlens.data.data_source import DataSource
 from zlens.data.datasets import is_element_name, is_indexed_batches, parse_dataset
 from zlens.data.preprocess import Preprocessing, check_scale, decide_from_chunks
 from zlens.data.sources import from_array
-from zlens.data.validate import channel_axis_missing, check_sample_shape, check_samples, check_targets
+from zlens.data.validate import (
+    channel_axis_missing,
+    check_sample_shape,
+    check_samples,
+    check_targets,
+    sample_shape_mismatch,
+)
 from zlens.errors import DataError
 
 #: Samples of a dataset read at once while deciding how to scale it.
@@ -76,7 +82,7 @@ class TrainingInput:
             >>> training_input(np.zeros((5, 8, 8))).fitted_to((8, 8, 1)).sample_shape
             (8, 8, 1)
         """
-        if not channel_axis_missing(self.sample_shape, tuple(expected)) or self.indexed:
+        if not channel_axis_missing(self.sample_shape, tuple(expected)):
             return self
         shape = (*self.sample_shape, 1)
         target_too = self.target_shape is not None and tuple(self.target_shape) == self.sample_shape
@@ -105,6 +111,10 @@ class TrainingInput:
                 f"of shape {tuple(expected)}: pass a dataset of samples, batched or not (zlens indexes, "
                 "shuffles and batches it), or one indexed with zlens.data.index_dataset."
             )
+        else:  # the same rank: each size must match too (an (H, W, 3) dataset for an (H, W, 1) model)
+            message = sample_shape_mismatch(self.sample_shape, tuple(expected), "the dataset")
+            if message is not None:
+                raise DataError(message)
 
 
 def training_input(x, y=None, *, expected_shape=None, labels=None, index=None,
